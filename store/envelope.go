@@ -1,0 +1,297 @@
+package store
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// EnvKeys is the environment variable that holds the encryption key ring
+// (see [ParseKeyring]).
+const EnvKeys = "SESSION_ENCRYPTION_KEYS"
+
+// KeySize is the size of a ring key in bytes (AES-256).
+const KeySize = 32
+
+// Envelope layout (see the package documentation for the reasoning).
+const (
+	envVersion  = 1
+	keyIDSize   = 4
+	nonceSize   = 12
+	tagSize     = 16
+	envHeader   = 1 + keyIDSize + nonceSize
+	envOverhead = envHeader + tagSize
+
+	keyIDLabel = "sessions/key-id"
+	hkdfInfo   = "sessions/v1"
+)
+
+// Envelope errors.
+var (
+	// ErrOpen is the one error of every failed [Keyring.Open]: wrong key,
+	// unknown key id or format version, a moved or altered envelope, a
+	// truncated one. It is always this exact value, never wrapped, so no
+	// detail of why leaks to a caller that might echo it.
+	ErrOpen = errors.New("store: cannot open envelope")
+	// ErrKeyring: a key ring cannot be built (no keys, a key of the wrong
+	// size or encoding, a duplicate key). Errors wrap it with the reason,
+	// never with key material.
+	ErrKeyring = errors.New("store: invalid encryption keys")
+)
+
+// Key is one 32-byte key of a [Keyring]. It redacts itself in every log
+// and print: slog, fmt's %v, %+v, %#v and %s, and JSON.
+type Key struct {
+	secret [KeySize]byte
+	id     [keyIDSize]byte
+}
+
+// newKey derives the key id: the first 4 bytes of
+// HMAC-SHA256(key, "sessions/key-id"). The id names the key in envelopes
+// and logs without revealing it.
+func newKey(b []byte) Key {
+	var k Key
+	copy(k.secret[:], b)
+	m := hmac.New(sha256.New, k.secret[:])
+	m.Write([]byte(keyIDLabel))
+	copy(k.id[:], m.Sum(nil))
+	return k
+}
+
+// ID returns the key's public id in hex (8 characters), as carried in
+// envelopes. It reveals nothing about the key.
+func (k Key) ID() string { return hex.EncodeToString(k.id[:]) }
+
+// String redacts the key.
+func (k Key) String() string { return "[REDACTED]" }
+
+// GoString redacts the key.
+func (k Key) GoString() string { return "[REDACTED]" }
+
+// Format redacts the key for every fmt verb.
+func (k Key) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, "[REDACTED]") }
+
+// LogValue redacts the key.
+func (k Key) LogValue() slog.Value { return slog.StringValue("[REDACTED]") }
+
+// MarshalText redacts the key, so encoders that honour it (JSON among
+// them) never write key material.
+func (k Key) MarshalText() ([]byte, error) { return []byte("[REDACTED]"), nil }
+
+// Keyring seals and opens envelopes: the AEAD that protects session values
+// at rest. The first key seals; every key opens, so keys rotate without
+// logging anyone out (see [Keyring.Open]). A Keyring is immutable and safe
+// for concurrent use. It redacts itself in logs and prints.
+type Keyring struct {
+	keys []Key
+}
+
+// NewKeyring builds a ring from 32-byte keys: the first is the active key
+// that seals, all of them open. Duplicate keys, and distinct keys whose
+// 4-byte ids collide, are errors wrapping [ErrKeyring]. The bytes are
+// copied.
+func NewKeyring(keys ...[]byte) (*Keyring, error) {
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%w: no keys", ErrKeyring)
+	}
+	r := &Keyring{keys: make([]Key, 0, len(keys))}
+	for i, b := range keys {
+		if len(b) != KeySize {
+			return nil, fmt.Errorf("%w: key %d is %d bytes, want %d", ErrKeyring, i+1, len(b), KeySize)
+		}
+		k := newKey(b)
+		for j, o := range r.keys {
+			if subtle.ConstantTimeCompare(o.secret[:], k.secret[:]) == 1 {
+				return nil, fmt.Errorf("%w: key %d repeats key %d", ErrKeyring, i+1, j+1)
+			}
+			if o.id == k.id {
+				return nil, fmt.Errorf("%w: keys %d and %d have the same key id; generate another key", ErrKeyring, j+1, i+1)
+			}
+		}
+		r.keys = append(r.keys, k)
+	}
+	return r, nil
+}
+
+// ParseKeyring parses the text form of a ring, as found in
+// SESSION_ENCRYPTION_KEYS ([EnvKeys]): comma-separated keys, the first
+// active, each 32 bytes in standard or URL-safe base64, padded or not.
+// Whitespace around each item is ignored. A malformed item is an error
+// wrapping [ErrKeyring] that names the variable and the item's position
+// (1-based), never its text.
+func ParseKeyring(s string) (*Keyring, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, fmt.Errorf("%w: %s is empty; set it to one or more keys (e.g. from GenerateKey)", ErrKeyring, EnvKeys)
+	}
+	items := strings.Split(s, ",")
+	keys := make([][]byte, 0, len(items))
+	for i, item := range items {
+		b, ok := decodeKeyText(strings.TrimSpace(item))
+		if !ok {
+			return nil, fmt.Errorf("%w: %s: item %d is not a %d-byte key in base64", ErrKeyring, EnvKeys, i+1, KeySize)
+		}
+		keys = append(keys, b)
+	}
+	r, err := NewKeyring(keys...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvKeys, err)
+	}
+	return r, nil
+}
+
+// decodeKeyText decodes standard or URL-safe base64, padded or not, of
+// exactly KeySize bytes.
+func decodeKeyText(s string) ([]byte, bool) {
+	s = strings.TrimRight(s, "=")
+	if len(s) != base64.RawStdEncoding.EncodedLen(KeySize) {
+		return nil, false
+	}
+	s = strings.NewReplacer("-", "+", "_", "/").Replace(s)
+	b, err := base64.RawStdEncoding.Strict().DecodeString(s)
+	if err != nil || len(b) != KeySize {
+		return nil, false
+	}
+	return b, true
+}
+
+// GenerateKey returns a fresh random key from crypto/rand in the text form
+// [ParseKeyring] takes (base64url without padding, 43 characters).
+func GenerateKey() string {
+	var b [KeySize]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Len returns the number of keys in the ring.
+func (k *Keyring) Len() int {
+	if k == nil {
+		return 0
+	}
+	return len(k.keys)
+}
+
+// ActiveID returns the public id of the active (sealing) key; see [Key.ID].
+func (k *Keyring) ActiveID() string {
+	if k.Len() == 0 {
+		return ""
+	}
+	return k.keys[0].ID()
+}
+
+// String describes the ring without key material.
+func (k *Keyring) String() string {
+	if k.Len() == 0 {
+		return "Keyring[REDACTED]"
+	}
+	return fmt.Sprintf("Keyring[%d keys, active %s, REDACTED]", len(k.keys), k.ActiveID())
+}
+
+// GoString describes the ring without key material.
+func (k *Keyring) GoString() string { return k.String() }
+
+// Format describes the ring without key material for every fmt verb.
+func (k *Keyring) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, k.String()) }
+
+// LogValue describes the ring without key material: the number of keys and
+// the active key's public id.
+func (k *Keyring) LogValue() slog.Value {
+	if k.Len() == 0 {
+		return slog.StringValue("[REDACTED]")
+	}
+	return slog.GroupValue(slog.Int("keys", len(k.keys)), slog.String("active", k.ActiveID()))
+}
+
+// aead returns AES-256-GCM under the entry key derived from key and
+// storeKey: HKDF-SHA256(secret = ring key, info = "sessions/v1" + storeKey).
+func aead(key *Key, storeKey string) (cipher.AEAD, error) {
+	ek, err := hkdf.Key(sha256.New, key.secret[:], nil, hkdfInfo+storeKey, KeySize)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(ek)
+	clear(ek)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// additionalData binds an envelope to its header, its store key and its
+// record type: version ‖ key id ‖ record type ‖ store key.
+func additionalData(buf []byte, header []byte, recordType byte, storeKey string) []byte {
+	buf = append(buf, header[:1+keyIDSize]...)
+	buf = append(buf, recordType)
+	return append(buf, storeKey...)
+}
+
+// Seal encrypts plaintext for the entry under storeKey with the active key.
+// recordType tells kinds of record apart (e.g. 's' for session values) and
+// is bound into the associated data with the store key, the key id and the
+// format version: an envelope opens only under the same store key and
+// record type it was sealed for.
+//
+// The result is version (1 byte) ‖ key id (4) ‖ nonce (12) ‖ ciphertext ‖
+// tag (16): 33 bytes more than plaintext.
+func (k *Keyring) Seal(storeKey string, recordType byte, plaintext []byte) ([]byte, error) {
+	if k.Len() == 0 {
+		return nil, fmt.Errorf("%w: empty keyring", ErrKeyring)
+	}
+	key := &k.keys[0]
+	g, err := aead(key, storeKey)
+	if err != nil {
+		return nil, fmt.Errorf("store: seal: %w", err)
+	}
+	out := make([]byte, envHeader, envOverhead+len(plaintext))
+	out[0] = envVersion
+	copy(out[1:], key.id[:])
+	_, _ = rand.Read(out[1+keyIDSize : envHeader]) // never fails (Go ≥ 1.24)
+	var adBuf [64]byte
+	ad := additionalData(adBuf[:0], out, recordType, storeKey)
+	return g.Seal(out, out[1+keyIDSize:envHeader], plaintext, ad), nil
+}
+
+// Open authenticates and decrypts an envelope made by [Keyring.Seal] for
+// the same store key and record type. stale reports that it was sealed
+// under a key other than the active one: the caller should seal it again,
+// so old keys can leave the ring once no live session needs them.
+//
+// Every failure is exactly [ErrOpen]: an unknown key id or format version
+// (there is no fallback to any other format), a wrong store key or record
+// type, any altered or truncated byte.
+func (k *Keyring) Open(storeKey string, recordType byte, sealed []byte) (plaintext []byte, stale bool, err error) {
+	if k == nil || len(sealed) < envOverhead || sealed[0] != envVersion {
+		return nil, false, ErrOpen
+	}
+	idx := -1
+	for i := range k.keys {
+		if subtle.ConstantTimeCompare(k.keys[i].id[:], sealed[1:1+keyIDSize]) == 1 {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		return nil, false, ErrOpen
+	}
+	g, err := aead(&k.keys[idx], storeKey)
+	if err != nil {
+		return nil, false, ErrOpen
+	}
+	var adBuf [64]byte
+	ad := additionalData(adBuf[:0], sealed, recordType, storeKey)
+	pt, err := g.Open(nil, sealed[1+keyIDSize:envHeader], sealed[envHeader:], ad)
+	if err != nil {
+		return nil, false, ErrOpen
+	}
+	return pt, idx != 0, nil
+}
