@@ -102,8 +102,10 @@ const maxPooledBuf = 64 << 10
 // Integers take their most compact form, and floats with an integral value
 // are written as integers. time.Time is written as the standard msgpack
 // timestamp extension (nanosecond precision; the location is not kept).
-// Structs honour `msgpack:"name,omitempty"` tags. Maps with string keys are
-// written in key order, so equal values encode to equal bytes.
+// Structs honour `msgpack:"name,omitempty"` tags. Maps of type
+// map[string]any, map[string]string and map[string]bool are written in key
+// order, so equal values of those encode to equal bytes; other map types are
+// written in Go's map order (decoding is unaffected).
 //
 // The produced bytes pass the same validator that [DecodeValue] applies, so
 // whatever EncodeValue returns, DecodeValue accepts under the same Limits.

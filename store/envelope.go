@@ -153,7 +153,10 @@ func ParseKeyring(s string) (*Keyring, error) {
 // decodeKeyText decodes standard or URL-safe base64, padded or not, of
 // exactly KeySize bytes.
 func decodeKeyText(s string) ([]byte, bool) {
-	s = strings.TrimRight(s, "=")
+	// Unpadded (43 characters) or with exactly its one '=' of padding.
+	if len(s) == base64.StdEncoding.EncodedLen(KeySize) && strings.HasSuffix(s, "=") {
+		s = s[:len(s)-1]
+	}
 	if len(s) != base64.RawStdEncoding.EncodedLen(KeySize) {
 		return nil, false
 	}
