@@ -1,0 +1,289 @@
+package ginsession
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vedfolnir/sessions/store"
+)
+
+// Environment variables read by [ConfigFromEnv]. The first six are the
+// names of the original plan and work as written there.
+const (
+	EnvPrefix          = "REDIS_SESSION_PREFIX"     // read by the Redis store, listed here for completeness
+	EnvIdleTimeout     = "REDIS_SESSION_TIMEOUT"    // seconds; Config.IdleTimeout
+	EnvCookieName      = "SESSION_COOKIE_NAME"      // Config.CookieName
+	EnvCookieHTTPOnly  = "SESSION_COOKIE_HTTPONLY"  // true|false; false sets Config.ScriptReadableCookie
+	EnvCookieSecure    = "SESSION_COOKIE_SECURE"    // true|false; false sets Config.InsecureCookie
+	EnvCookieSameSite  = "SESSION_COOKIE_SAMESITE"  // Lax|Strict|None
+	EnvAbsoluteTimeout = "SESSION_ABSOLUTE_TIMEOUT" // seconds; Config.AbsoluteTimeout
+	EnvCookieDomain    = "SESSION_COOKIE_DOMAIN"    // Config.CookieDomain
+	EnvCookiePath      = "SESSION_COOKIE_PATH"      // Config.CookiePath
+	EnvCookiePersist   = "SESSION_COOKIE_PERSISTENT" // true|false; Config.PersistentCookie
+	EnvKeys            = store.EnvKeys              // SESSION_ENCRYPTION_KEYS; Config.Keyring
+)
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("ginsession: invalid config")
+
+// Config configures a [Manager]. The zero value of every field is a safe
+// default; Store and Keyring are required.
+type Config struct {
+	// Store keeps the sessions. Required.
+	Store store.Store
+	// Keyring seals session values. Required. Env: SESSION_ENCRYPTION_KEYS.
+	Keyring *store.Keyring
+
+	// CookieName is the cookie's name. Default "session". When the cookie
+	// is Secure, has no Domain and Path "/", the name gets the "__Host-"
+	// prefix (unless DisableHostPrefix), which browsers enforce: such a
+	// cookie cannot be planted by a sibling subdomain or over plain HTTP.
+	// Env: SESSION_COOKIE_NAME.
+	CookieName string
+	// CookiePath defaults to "/". Env: SESSION_COOKIE_PATH.
+	CookiePath string
+	// CookieDomain is empty (host-only cookie) by default. Env:
+	// SESSION_COOKIE_DOMAIN.
+	CookieDomain string
+	// InsecureCookie drops the Secure attribute, for plain-HTTP
+	// development. Default false. Env: SESSION_COOKIE_SECURE=false.
+	InsecureCookie bool
+	// ScriptReadableCookie drops HttpOnly. Default false. Env:
+	// SESSION_COOKIE_HTTPONLY=false.
+	ScriptReadableCookie bool
+	// SameSite defaults to Lax. None requires a Secure cookie. Env:
+	// SESSION_COOKIE_SAMESITE.
+	SameSite http.SameSite
+	// Partitioned adds the Partitioned attribute (CHIPS). Requires Secure.
+	Partitioned bool
+	// PersistentCookie sends Max-Age (the time left to the absolute
+	// deadline) so the cookie outlives the browser session. Default false:
+	// a browser-session cookie. Env: SESSION_COOKIE_PERSISTENT.
+	PersistentCookie bool
+	// DisableHostPrefix keeps CookieName exactly as given.
+	DisableHostPrefix bool
+
+	// IdleTimeout ends a session unused for this long. Default 2h. Env:
+	// REDIS_SESSION_TIMEOUT (seconds).
+	IdleTimeout time.Duration
+	// AbsoluteTimeout ends a session this long after it was created, however
+	// active. Rotation keeps it. Default 24h. Env: SESSION_ABSOLUTE_TIMEOUT
+	// (seconds).
+	AbsoluteTimeout time.Duration
+	// TouchInterval: an unmodified session refreshes its idle deadline at
+	// most this often, so reads do not each pay a store write. Default
+	// IdleTimeout/20 (6 min for 2h), at most 5 min.
+	TouchInterval time.Duration
+	// StoreTimeout bounds each store call. Default 3s.
+	StoreTimeout time.Duration
+	// MaxConflictRetries bounds how often a save re-applies its changes on a
+	// fresh copy after a concurrent writer won. Default 64.
+	MaxConflictRetries int
+	// Limits bounds the encoded session values (see store.Limits).
+	Limits store.Limits
+	// RecordDevice keeps the client IP and user agent in the session, for
+	// per-user session lists. Default false: they cost bytes in every
+	// session.
+	RecordDevice bool
+
+	// OnRotate hooks run, in order, before every token rotation. Any error
+	// vetoes the rotation.
+	OnRotate []RotateHook
+	// OnEvent consumers receive every session event, in order, on the
+	// request's goroutine: consumers that do I/O must hand off to their own
+	// queue (the audit writer does).
+	OnEvent []EventHandler
+
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Logger receives errors that cannot be returned to a caller. Default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.CookieName == "" {
+		c.CookieName = "session"
+	}
+	if c.CookiePath == "" {
+		c.CookiePath = "/"
+	}
+	if c.SameSite == 0 || c.SameSite == http.SameSiteDefaultMode {
+		c.SameSite = http.SameSiteLaxMode
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 2 * time.Hour
+	}
+	if c.AbsoluteTimeout == 0 {
+		c.AbsoluteTimeout = 24 * time.Hour
+	}
+	if c.TouchInterval == 0 {
+		c.TouchInterval = min(c.IdleTimeout/20, 5*time.Minute)
+	}
+	if c.StoreTimeout == 0 {
+		c.StoreTimeout = 3 * time.Second
+	}
+	if c.MaxConflictRetries == 0 {
+		c.MaxConflictRetries = 64
+	}
+	if c.Limits.MaxSize <= 0 {
+		c.Limits.MaxSize = store.DefaultMaxSize
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if !c.InsecureCookie && c.CookieDomain == "" && c.CookiePath == "/" &&
+		!c.DisableHostPrefix && !strings.HasPrefix(c.CookieName, hostPrefix) {
+		c.CookieName = hostPrefix + c.CookieName
+	}
+	return c
+}
+
+const hostPrefix = "__Host-"
+
+func (c Config) validate() error {
+	bad := func(field, format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.Store == nil:
+		return bad("Store", "required")
+	case c.Keyring == nil:
+		return bad("Keyring", "required (set %s; generate a key with store.GenerateKey)", EnvKeys)
+	case !validCookieName(c.CookieName):
+		return bad("CookieName", "%q is not a valid cookie name", c.CookieName)
+	case c.IdleTimeout < 0:
+		return bad("IdleTimeout", "must be positive")
+	case c.AbsoluteTimeout < 0:
+		return bad("AbsoluteTimeout", "must be positive")
+	case c.TouchInterval < 0 || c.TouchInterval > c.IdleTimeout:
+		return bad("TouchInterval", "must be between 0 and IdleTimeout")
+	case c.StoreTimeout < 0:
+		return bad("StoreTimeout", "must be positive")
+	case c.MaxConflictRetries < 0:
+		return bad("MaxConflictRetries", "must be positive")
+	case c.SameSite == http.SameSiteNoneMode && c.InsecureCookie:
+		return bad("SameSite", "None requires a Secure cookie")
+	case c.Partitioned && c.InsecureCookie:
+		return bad("Partitioned", "requires a Secure cookie")
+	case strings.HasPrefix(c.CookieName, hostPrefix) && c.InsecureCookie:
+		return bad("CookieName", "the __Host- prefix requires a Secure cookie")
+	case strings.HasPrefix(c.CookieName, hostPrefix) && c.CookieDomain != "":
+		return bad("CookieName", "the __Host- prefix forbids a Domain")
+	case strings.HasPrefix(c.CookieName, hostPrefix) && c.CookiePath != "/":
+		return bad("CookieName", "the __Host- prefix requires Path=/")
+	case strings.HasPrefix(c.CookieName, "__Secure-") && c.InsecureCookie:
+		return bad("CookieName", "the __Secure- prefix requires a Secure cookie")
+	case !strings.HasPrefix(c.CookiePath, "/"):
+		return bad("CookiePath", "must start with /")
+	}
+	return nil
+}
+
+func validCookieName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// ConfigFromEnv reads the session variables from the environment into a
+// Config (Store is left for the caller to set). A present but invalid value
+// is an error naming the variable; an absent one keeps the default.
+func ConfigFromEnv() (Config, error) { return ConfigFromLookup(os.LookupEnv) }
+
+// ConfigFromLookup is ConfigFromEnv with another source of variables.
+func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
+	var c Config
+	var errs []error
+	get := func(name string) (string, bool) {
+		v, ok := lookup(name)
+		return strings.TrimSpace(v), ok
+	}
+	seconds := func(name string, dst *time.Duration) {
+		v, ok := get(name)
+		if !ok {
+			return
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 || n > 10*365*24*3600 {
+			errs = append(errs, fmt.Errorf("%w: %s=%q: want a whole number of seconds > 0", ErrConfig, name, v))
+			return
+		}
+		*dst = time.Duration(n) * time.Second
+	}
+	boolean := func(name string, dst *bool, invert bool) {
+		v, ok := get(name)
+		if !ok {
+			return
+		}
+		b, err := parseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: %s=%q: want true or false", ErrConfig, name, v))
+			return
+		}
+		*dst = b != invert
+	}
+	seconds(EnvIdleTimeout, &c.IdleTimeout)
+	seconds(EnvAbsoluteTimeout, &c.AbsoluteTimeout)
+	boolean(EnvCookieHTTPOnly, &c.ScriptReadableCookie, true)
+	boolean(EnvCookieSecure, &c.InsecureCookie, true)
+	boolean(EnvCookiePersist, &c.PersistentCookie, false)
+	if v, ok := get(EnvCookieName); ok {
+		if !validCookieName(v) {
+			errs = append(errs, fmt.Errorf("%w: %s=%q: not a valid cookie name", ErrConfig, EnvCookieName, v))
+		}
+		c.CookieName = v
+	}
+	if v, ok := get(EnvCookieDomain); ok {
+		c.CookieDomain = v
+	}
+	if v, ok := get(EnvCookiePath); ok {
+		c.CookiePath = v
+	}
+	if v, ok := get(EnvCookieSameSite); ok {
+		switch strings.ToLower(v) {
+		case "lax":
+			c.SameSite = http.SameSiteLaxMode
+		case "strict":
+			c.SameSite = http.SameSiteStrictMode
+		case "none":
+			c.SameSite = http.SameSiteNoneMode
+		default:
+			errs = append(errs, fmt.Errorf("%w: %s=%q: want Lax, Strict or None", ErrConfig, EnvCookieSameSite, v))
+		}
+	}
+	if v, ok := get(EnvKeys); ok && v != "" {
+		kr, err := store.ParseKeyring(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: %w", ErrConfig, err))
+		}
+		c.Keyring = kr
+	}
+	return c, errors.Join(errs...)
+}
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "1", "true", "yes", "on":
+		return true, nil
+	case "0", "false", "no", "off":
+		return false, nil
+	}
+	return false, errors.New("not a boolean")
+}

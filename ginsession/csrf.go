@@ -1,0 +1,124 @@
+package ginsession
+
+import (
+	"crypto/subtle"
+	"encoding/base64"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/vedfolnir/sessions/store"
+)
+
+// CSRFHeader is the request header RequireCSRF reads the token from.
+const CSRFHeader = "X-CSRF-Token"
+
+// CSRFFormField is the form field RequireCSRF falls back to.
+const CSRFFormField = "csrf_token"
+
+const csrfBytes = 32
+
+func newCSRFRaw(m *Manager) []byte {
+	raw, _ := store.EncodeValue(randomBytes(csrfBytes), m.cfg.Limits)
+	return raw
+}
+
+// CSRFToken returns the request session's CSRF token: see Session.CSRFToken.
+func CSRFToken(c *gin.Context) (string, error) { return Current(c).CSRFToken() }
+
+// CSRFToken returns the session's CSRF token (32 random bytes, base64url),
+// creating it with the session if needed. Login and rotation renew it.
+func (s *Session) CSRFToken() (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return "", err
+	}
+	raw := s.values[keyCSRF]
+	if raw == nil {
+		raw = newCSRFRaw(s.m)
+		s.put(keyCSRF, raw)
+	}
+	var b []byte
+	if err := store.DecodeValue(raw, &b, s.m.cfg.Limits); err != nil || len(b) != csrfBytes {
+		raw = newCSRFRaw(s.m)
+		s.put(keyCSRF, raw)
+		_ = store.DecodeValue(raw, &b, s.m.cfg.Limits)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// checkCSRF reports whether presented matches the session's token, in
+// constant time over equal-length values. A session without a token matches
+// nothing.
+func (s *Session) checkCSRF(presented string) (bool, error) {
+	raw, err := s.raw(keyCSRF)
+	if err != nil || raw == nil {
+		return false, err
+	}
+	var want []byte
+	if err := store.DecodeValue(raw, &want, s.m.cfg.Limits); err != nil || len(want) != csrfBytes {
+		return false, nil
+	}
+	got, err := base64.RawURLEncoding.Strict().DecodeString(presented)
+	if err != nil || len(got) != csrfBytes {
+		return false, nil
+	}
+	return subtle.ConstantTimeCompare(got, want) == 1, nil
+}
+
+// CSRFOptions configures RequireCSRF. The zero value is the safe default.
+type CSRFOptions struct {
+	// TrustedOrigins may send cross-origin unsafe requests (as
+	// http.CrossOriginProtection.AddTrustedOrigin: "https://example.com").
+	TrustedOrigins []string
+	// DisableFormField: only the X-CSRF-Token header is accepted.
+	DisableFormField bool
+	// OnReject, when set, writes the rejection; default 403 JSON
+	// {"error":"..."}.
+	OnReject func(c *gin.Context, reason string)
+}
+
+// RequireCSRF returns middleware that rejects, with 403 and before any
+// handler runs, unsafe requests (anything but GET, HEAD, OPTIONS) that are
+// cross-site by Fetch metadata or Origin (Go's http.CrossOriginProtection),
+// or that lack the session's CSRF token in the X-CSRF-Token header (or the
+// csrf_token form field). Install it after the session middleware.
+func RequireCSRF(opts CSRFOptions) (gin.HandlerFunc, error) {
+	cop := http.NewCrossOriginProtection()
+	for _, o := range opts.TrustedOrigins {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			return nil, wrap("csrf", err)
+		}
+	}
+	reject := opts.OnReject
+	if reject == nil {
+		reject = func(c *gin.Context, reason string) {
+			c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": reason})
+		}
+	}
+	return func(c *gin.Context) {
+		switch c.Request.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			c.Next()
+			return
+		}
+		if err := cop.Check(c.Request); err != nil {
+			reject(c, "cross-origin request refused")
+			return
+		}
+		presented := c.GetHeader(CSRFHeader)
+		if presented == "" && !opts.DisableFormField {
+			presented = c.PostForm(CSRFFormField)
+		}
+		ok, err := Current(c).checkCSRF(presented)
+		if err != nil {
+			c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": "session store unavailable"})
+			return
+		}
+		if !ok {
+			reject(c, "missing or invalid CSRF token")
+			return
+		}
+		c.Next()
+	}, nil
+}

@@ -1,0 +1,56 @@
+// Package ginsession is server-side session middleware for Gin.
+//
+// Sessions live in a [store.Store] (Redis, SQL, or both); the browser holds
+// only a 256-bit random token in an HttpOnly, Secure, SameSite=Lax cookie
+// (with the __Host- prefix when it applies). The store is keyed by the
+// token's SHA-256 and holds values msgpack-encoded and sealed with an AEAD,
+// so neither a store dump nor a backup yields a usable cookie or readable
+// data.
+//
+//	st, _ := dbstore.Open(ctx, "sessions.db", dbstore.Options{})
+//	keys, _ := store.ParseKeyring(os.Getenv("SESSION_ENCRYPTION_KEYS"))
+//	r := gin.New()
+//	r.Use(ginsession.New(ginsession.Config{Store: st, Keyring: keys}))
+//	r.GET("/", func(c *gin.Context) {
+//		s := ginsession.Current(c)
+//		n := ginsession.GetOr(s, "visits", 0)
+//		_ = s.Set("visits", n+1)
+//		c.String(200, "visit %d", n+1)
+//	})
+//
+// # A request, step by step
+//
+//  1. The middleware puts a lazy [Session] on the gin context. A request
+//     that never touches it makes no store call.
+//  2. On first use the cookie is read. Anything but exactly one canonical
+//     token is "no session", decided before any store call. The entry is
+//     read, its deadlines checked, its envelope opened and its values
+//     decoded; an unknown, expired, undecryptable or tampered session
+//     becomes a fresh empty one with a new token (never the client's), and
+//     an [Event] says why.
+//  3. [Session.Set] encodes at the call, so type errors and size limits
+//     surface there; [Get] decodes straight into the caller's type.
+//  4. The session is committed just before the response headers go out, or
+//     at the end of the chain when nothing was written: streaming responses
+//     work, and a failed save can still become a 500. Handlers never call
+//     Save.
+//  5. A save is a compare-and-set on the entry's version. When another
+//     request of the same session won, this request's changes are re-applied
+//     on the fresh copy: concurrent requests that change different keys never
+//     lose each other's work.
+//
+// # Identity
+//
+// [Login] rotates the token at once (the old token is dead when it returns,
+// which defeats fixation), renews the CSRF token and records the user id in
+// the entry for per-user session management. [Logout] deletes the entry; a
+// slow request that saves afterwards cannot resurrect it. [Rotate] is for
+// other privilege changes; [Config.OnRotate] hooks see old and new handles
+// (never tokens) and may veto.
+//
+// # Configuration
+//
+// [Config]'s zero values are the safe defaults; [ConfigFromEnv] reads the
+// environment (REDIS_SESSION_TIMEOUT, SESSION_COOKIE_NAME, ...) and refuses
+// bad values by name.
+package ginsession

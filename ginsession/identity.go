@@ -1,0 +1,212 @@
+package ginsession
+
+import (
+	"errors"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/vedfolnir/sessions/store"
+)
+
+// User is who a session is logged in as.
+type User struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	// ID is the application's user id; it keys the per-user index.
+	ID       string
+	Username string
+	Role     string
+}
+
+// ErrRotateVetoed wraps the error of a RotateHook that refused a rotation.
+var ErrRotateVetoed = errors.New("ginsession: rotation vetoed")
+
+// ErrNoUser: Login needs a user with a non-empty ID.
+var ErrNoUser = errors.New("ginsession: user has no id")
+
+// Login logs the request's session in as u: see Session.Login.
+func Login(c *gin.Context, u User) error { return Current(c).Login(u) }
+
+// Logout ends the request's session: see Session.Logout.
+func Logout(c *gin.Context) error { return Current(c).Logout() }
+
+// Rotate gives the request's session a new token: see Session.Rotate.
+func Rotate(c *gin.Context) error { return Current(c).Rotate("rotate") }
+
+// CurrentUser returns the logged-in user, if any.
+func CurrentUser(c *gin.Context) (User, bool) {
+	u, err := Current(c).User()
+	return u, err == nil && u.ID != ""
+}
+
+// Login records u as the session's user and rotates the token at once: the
+// old token is dead before this returns (no grace period for a privilege
+// change), so a token planted before login (fixation) is worthless. Values
+// set before login are kept; the CSRF token is renewed; the session gets a
+// fresh absolute lifetime, since it starts a new authentication. Emits
+// "login" and "rotated".
+func (s *Session) Login(u User) error {
+	if u.ID == "" {
+		return ErrNoUser
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return err
+	}
+	now := s.m.cfg.Now()
+	rawUser, err := store.EncodeValue(u, s.m.cfg.Limits)
+	if err != nil {
+		return wrap("login", err)
+	}
+	rawTime, _ := store.EncodeValue(store.Millis(now), s.m.cfg.Limits)
+	oldValues, oldDelta := cloneMap(s.values), cloneMap(s.delta)
+	s.put(keyUser, rawUser)
+	s.put(keyLoginTime, rawTime)
+	oldKey := ""
+	if s.entry != nil {
+		oldKey = s.entry.Key
+	}
+	if err := s.rotate("login", u.ID, now.Add(s.m.cfg.AbsoluteTimeout)); err != nil {
+		s.values, s.delta = oldValues, oldDelta
+		return err
+	}
+	ev := s.event(EventLogin, s.entry.Key, u.ID, "")
+	if oldKey != "" {
+		ev.Detail = store.Handle(oldKey)
+	}
+	s.m.Emit(ev)
+	return nil
+}
+
+// Rotate gives the session a new token and deletes the old one at once,
+// keeping values, user and absolute deadline (rotation never extends a
+// session's life). Call it on any privilege change. reason is passed to the
+// RotateHooks. Emits "rotated".
+func (s *Session) Rotate(reason string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return err
+	}
+	abs := time.Time{}
+	userID := ""
+	if s.entry != nil {
+		abs, userID = s.entry.AbsoluteDeadline, s.entry.UserID
+	}
+	return s.rotate(reason, userID, abs)
+}
+
+// rotate stores the session under a new token, then deletes the old entry.
+// abs zero means a new session's absolute deadline.
+func (s *Session) rotate(reason, userID string, abs time.Time) error {
+	now := s.m.cfg.Now()
+	tok := store.NewToken()
+	key := tok.Key()
+	r := Rotation{New: store.Handle(key), UserID: userID, Reason: reason}
+	if s.entry != nil {
+		r.Old = store.Handle(s.entry.Key)
+	}
+	ctx, cancel := s.m.storeCtx(s.c.Request.Context())
+	defer cancel()
+	for _, hook := range s.m.cfg.OnRotate {
+		if err := hook(ctx, r); err != nil {
+			return errors.Join(ErrRotateVetoed, err)
+		}
+	}
+	if abs.IsZero() {
+		abs = now.Add(s.m.cfg.AbsoluteTimeout)
+	}
+	created := now
+	if s.entry != nil {
+		created = s.entry.Created
+	}
+	oldCSRF := s.values[keyCSRF]
+	s.put(keyCSRF, newCSRFRaw(s.m))
+	if s.entry == nil {
+		s.recordDevice()
+	}
+	payload, err := s.m.seal(key, s.values)
+	if err != nil {
+		s.restoreCSRF(oldCSRF)
+		return wrap("rotate", err)
+	}
+	e := s.newEntry(key, userID, created, abs, now, payload)
+	if err := s.m.cfg.Store.Put(ctx, e, 0); err != nil {
+		s.restoreCSRF(oldCSRF)
+		return wrap("rotate", err)
+	}
+	if s.entry != nil {
+		if err := s.m.cfg.Store.Delete(ctx, s.entry.Key); err != nil {
+			// Two live sessions would defeat the rotation: undo the new one.
+			_ = s.m.cfg.Store.Delete(ctx, key)
+			s.restoreCSRF(oldCSRF)
+			return wrap("rotate", err)
+		}
+	}
+	s.token, s.entry = tok, e
+	s.delta = map[string][]byte{}
+	s.clear, s.dirty, s.setCookie, s.clearCookie = false, false, true, false
+	s.m.Emit(Event{Kind: EventRotated, Time: now.UTC(), Session: r.Old, UserID: userID,
+		IP: s.c.ClientIP(), UserAgent: s.c.Request.UserAgent(), Detail: r.New})
+	return nil
+}
+
+func (s *Session) restoreCSRF(old []byte) {
+	if old == nil {
+		s.del(keyCSRF)
+		return
+	}
+	s.put(keyCSRF, old)
+}
+
+// Logout deletes the stored session at once and expires the cookie. A slow
+// request of the same session that saves later cannot bring it back: its
+// compare-and-set finds no entry. The request goes on with a fresh, empty
+// session (set a flash message in it if you like). Emits "logout".
+func (s *Session) Logout() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return err
+	}
+	if s.entry != nil {
+		ctx, cancel := s.m.storeCtx(s.c.Request.Context())
+		defer cancel()
+		if err := s.m.cfg.Store.Delete(ctx, s.entry.Key); err != nil {
+			return wrap("logout", err)
+		}
+		s.m.Emit(s.event(EventLogout, s.entry.Key, s.entry.UserID, ""))
+	}
+	s.reset()
+	return nil
+}
+
+// User returns the logged-in user; the zero User when anonymous.
+func (s *Session) User() (User, error) {
+	raw, err := s.raw(keyUser)
+	var u User
+	if err != nil || raw == nil {
+		return u, err
+	}
+	err = store.DecodeValue(raw, &u, s.m.cfg.Limits)
+	return u, err
+}
+
+// LoginTime returns when the user logged in; zero when anonymous.
+func (s *Session) LoginTime() (time.Time, error) {
+	raw, err := s.raw(keyLoginTime)
+	var t time.Time
+	if err != nil || raw == nil {
+		return t, err
+	}
+	err = store.DecodeValue(raw, &t, s.m.cfg.Limits)
+	return t, err
+}
+
+func cloneMap(m map[string][]byte) map[string][]byte {
+	c := make(map[string][]byte, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}

@@ -1,0 +1,178 @@
+package ginsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/vedfolnir/sessions/store"
+)
+
+// recordSession is the record type bound into a session envelope's
+// associated data, so no other kind of sealed record opens as a session.
+const recordSession byte = 's'
+
+// ctxKey is the gin context key of the request's *Session.
+type ctxKey struct{}
+
+// Manager owns a session configuration: the middleware for requests, and
+// the operations that run outside a request (revoking a user's sessions from
+// an admin job, say). Safe for concurrent use.
+type Manager struct {
+	cfg      Config
+	getTouch store.GetToucher // nil when the store lacks it
+	index    store.UserIndex  // nil when the store lacks it
+}
+
+// NewManager validates cfg and returns a Manager. Errors wrap ErrConfig and
+// name the field at fault.
+func NewManager(cfg Config) (*Manager, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	m := &Manager{cfg: cfg}
+	m.getTouch, _ = cfg.Store.(store.GetToucher)
+	m.index, _ = cfg.Store.(store.UserIndex)
+	return m, nil
+}
+
+// New returns the session middleware for cfg. It panics when cfg is invalid,
+// at start-up, like regexp.MustCompile; use NewManager to get the error.
+func New(cfg Config) gin.HandlerFunc {
+	m, err := NewManager(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return m.Middleware()
+}
+
+// Config returns the manager's configuration with defaults filled in.
+func (m *Manager) Config() Config { return m.cfg }
+
+// CookieName returns the cookie name in use (with the __Host- prefix when
+// it applies).
+func (m *Manager) CookieName() string { return m.cfg.CookieName }
+
+// Middleware returns the gin handler that puts a lazy *Session on every
+// request's context and commits it before the response headers go out.
+func (m *Manager) Middleware() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		s := &Session{m: m, c: c}
+		c.Set(ctxKey{}, s)
+		c.Next()
+		if !s.loaded || s.committed {
+			return
+		}
+		// Nothing was written: commit now, while a failure can still
+		// become a 500.
+		if err := s.commit(); err != nil && !c.Writer.Written() {
+			s.m.failResponse(c.Writer)
+		}
+	}
+}
+
+// Current returns the request's session. It panics if the middleware is not
+// installed: that is a programming error, found by the first request.
+func Current(c *gin.Context) *Session {
+	v, ok := c.Get(ctxKey{})
+	if !ok {
+		panic("ginsession: no session on the context: install the middleware with r.Use(ginsession.New(cfg))")
+	}
+	return v.(*Session)
+}
+
+// Lookup is Current without the panic.
+func Lookup(c *gin.Context) (*Session, bool) {
+	v, ok := c.Get(ctxKey{})
+	if !ok {
+		return nil, false
+	}
+	s, ok := v.(*Session)
+	return s, ok
+}
+
+// Emit sends ev to every OnEvent consumer. Packages that extend sessions
+// (platform switching, say) use it so all events share one stream.
+func (m *Manager) Emit(ev Event) {
+	if ev.Time.IsZero() {
+		ev.Time = m.cfg.Now().UTC()
+	}
+	for _, h := range m.cfg.OnEvent {
+		h(ev)
+	}
+}
+
+// Store returns the manager's store.
+func (m *Manager) Store() store.Store { return m.cfg.Store }
+
+// storeCtx bounds a store call made for a request. Saves and deletes run
+// detached from the client's cancellation: a client that hangs up must not
+// leave a half-done logout or rotation.
+func (m *Manager) storeCtx(parent context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(parent), m.cfg.StoreTimeout)
+}
+
+// failResponse answers a request whose session could not be saved.
+func (m *Manager) failResponse(w gin.ResponseWriter) {
+	h := w.Header()
+	h.Del("Set-Cookie")
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusInternalServerError)
+	_, _ = w.WriteString(`{"error":"session could not be saved"}`)
+}
+
+// cookie builds the session cookie. maxAge < 0 deletes it.
+func (m *Manager) cookie(value string, maxAge int) *http.Cookie {
+	ck := &http.Cookie{
+		Name:        m.cfg.CookieName,
+		Value:       value,
+		Path:        m.cfg.CookiePath,
+		Domain:      m.cfg.CookieDomain,
+		Secure:      !m.cfg.InsecureCookie,
+		HttpOnly:    !m.cfg.ScriptReadableCookie,
+		SameSite:    m.cfg.SameSite,
+		Partitioned: m.cfg.Partitioned,
+		MaxAge:      maxAge,
+	}
+	return ck
+}
+
+// readToken returns the request's well-formed token, or "" with a reason.
+// Anything but exactly one cookie of our name holding a canonical token is
+// "no token": decided here, before any store call.
+func (m *Manager) readToken(r *http.Request) (store.Token, string) {
+	var found string
+	n := 0
+	for _, line := range r.Header["Cookie"] {
+		for part := range strings.SplitSeq(line, ";") {
+			name, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || name != m.cfg.CookieName {
+				continue
+			}
+			n++
+			found = val
+		}
+	}
+	switch {
+	case n == 0:
+		return "", ""
+	case n > 1:
+		return "", RejectMalformed
+	}
+	t, err := store.ParseToken(found)
+	if err != nil {
+		return "", RejectMalformed
+	}
+	return t, ""
+}
+
+// ErrNoSession is returned by operations that need a stored session when
+// the request has none.
+var ErrNoSession = errors.New("ginsession: no session")
+
+func wrap(op string, err error) error { return fmt.Errorf("ginsession: %s: %w", op, err) }

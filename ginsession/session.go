@@ -1,0 +1,651 @@
+package ginsession
+
+import (
+	"context"
+	crand "crypto/rand"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/vedfolnir/sessions/store"
+)
+
+// Errors of session access.
+var (
+	// ErrNoValue: the key holds no value.
+	ErrNoValue = errors.New("ginsession: no value")
+	// ErrReservedKey: keys starting with NUL belong to this package.
+	ErrReservedKey = errors.New("ginsession: reserved or empty key")
+	// ErrSaveFailed is returned by response writes after the session could
+	// not be saved and the response was replaced by a 500.
+	ErrSaveFailed = errors.New("ginsession: session could not be saved")
+)
+
+// Keys this package keeps in the session values. They start with NUL, which
+// Set refuses, so an application key can never collide with them.
+const (
+	keyUser      = "\x00u"
+	keyCSRF      = "\x00c"
+	keyLoginTime = "\x00t"
+	keyFlashes   = "\x00f"
+	keyDevice    = "\x00d"
+)
+
+// Session is one request's view of a session. It loads lazily: nothing is
+// read from the store until a method needs it, and a request that never
+// touches the session costs no store call. Changes are kept as a delta and
+// committed just before the response headers are written.
+//
+// A Session belongs to its request; its methods are safe to call from the
+// request's goroutines, but it must not be used after the request ends.
+type Session struct {
+	m  *Manager
+	c  *gin.Context
+	mu sync.Mutex
+
+	loaded    bool
+	loadErr   error
+	committed bool
+	commitErr error
+	wrapped   bool
+
+	token  store.Token       // token of the stored session; "" while new
+	entry  *store.Entry      // the stored entry as last read or written; nil while new
+	values map[string][]byte // current view: stored values with the delta applied
+	delta  map[string][]byte // changes since load; a nil value is a delete
+	clear  bool              // Clear was called: the delta applies to an empty map
+	dirty  bool              // a save is needed (changes, or a re-seal under the active key)
+
+	setCookie   bool // the token changed: send it
+	clearCookie bool // the client's cookie names no session: expire it
+}
+
+// load reads the session on first use. Malformed, unknown, expired,
+// undecryptable and tampered sessions become a fresh empty session (with an
+// event saying why); only a store failure is an error.
+func (s *Session) load() error {
+	if s.loaded {
+		return s.loadErr
+	}
+	s.loaded = true
+	s.values = map[string][]byte{}
+	s.delta = map[string][]byte{}
+	if !s.wrapped {
+		s.c.Writer = &writer{ResponseWriter: s.c.Writer, s: s}
+		s.wrapped = true
+	}
+	tok, reason := s.m.readToken(s.c.Request)
+	if reason != "" {
+		s.reject("", "", reason)
+		return nil
+	}
+	if tok == "" {
+		return nil
+	}
+	key := tok.Key()
+	cfg := &s.m.cfg
+	now := cfg.Now()
+	ctx, cancel := context.WithTimeout(s.c.Request.Context(), cfg.StoreTimeout)
+	defer cancel()
+	var e *store.Entry
+	var err error
+	if s.m.getTouch != nil {
+		e, err = s.m.getTouch.GetTouch(ctx, key, now, cfg.IdleTimeout, now.Add(-cfg.TouchInterval))
+	} else {
+		e, err = cfg.Store.Get(ctx, key)
+	}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.reject(key, "", RejectUnknown)
+		return nil
+	case errors.Is(err, store.ErrCorrupt):
+		s.reject(key, "", RejectCorrupt)
+		return nil
+	case err != nil:
+		s.loadErr = wrap("load", err)
+		return s.loadErr
+	}
+	if e.Expired(now) {
+		s.m.Emit(s.event(EventExpired, key, e.UserID, ""))
+		s.clearCookie = true
+		dctx, dcancel := s.m.storeCtx(s.c.Request.Context())
+		defer dcancel()
+		if err := cfg.Store.Delete(dctx, key); err != nil {
+			cfg.Logger.Warn("ginsession: delete expired session", "session", store.Handle(key), "err", err)
+		}
+		return nil
+	}
+	vals, stale, reason := s.m.open(e)
+	if reason != "" {
+		s.reject(key, e.UserID, reason)
+		return nil
+	}
+	s.token, s.entry, s.values = tok, e, vals
+	s.dirty = stale // sealed under an old key: re-seal under the active one
+	return nil
+}
+
+// open decrypts and decodes an entry's values, or gives a reject reason.
+func (m *Manager) open(e *store.Entry) (map[string][]byte, bool, string) {
+	plain, stale, err := m.cfg.Keyring.Open(e.Key, recordSession, e.Payload)
+	if err != nil {
+		return nil, false, RejectDecrypt
+	}
+	vals, err := store.DecodeRecord(plain, m.cfg.Limits)
+	if err != nil {
+		return nil, false, RejectCorrupt
+	}
+	return vals, stale, ""
+}
+
+// seal encodes and seals values for the entry under key.
+func (m *Manager) seal(key string, values map[string][]byte) ([]byte, error) {
+	rec, err := store.EncodeRecord(values, m.cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	return m.cfg.Keyring.Seal(key, recordSession, rec)
+}
+
+func (s *Session) reject(key, userID, reason string) {
+	s.clearCookie = true
+	s.m.Emit(s.event(EventRejected, key, userID, reason))
+}
+
+func (s *Session) event(kind EventKind, key, userID, detail string) Event {
+	ev := Event{Kind: kind, Time: s.m.cfg.Now().UTC(), UserID: userID, Detail: detail}
+	if key != "" {
+		ev.Session = store.Handle(key)
+	}
+	if s.c != nil && s.c.Request != nil {
+		ev.IP = s.c.ClientIP()
+		ev.UserAgent = s.c.Request.UserAgent()
+	}
+	return ev
+}
+
+// reset turns the session into a fresh, empty, unsaved one.
+func (s *Session) reset() {
+	s.token, s.entry = "", nil
+	s.values = map[string][]byte{}
+	s.delta = map[string][]byte{}
+	s.clear, s.dirty, s.setCookie = false, false, false
+	s.clearCookie = true
+}
+
+func (s *Session) put(key string, raw []byte) {
+	s.values[key] = raw
+	s.delta[key] = raw
+	s.dirty = true
+}
+
+func (s *Session) del(key string) {
+	if _, ok := s.values[key]; !ok {
+		return
+	}
+	delete(s.values, key)
+	s.delta[key] = nil
+	s.dirty = true
+}
+
+// size is the encoded size of the values, close enough to bound them at Set.
+func (s *Session) size() int {
+	n := 5
+	for k, v := range s.values {
+		n += len(k) + len(v) + 5
+	}
+	return n
+}
+
+func checkKey(key string) error {
+	if key == "" || key[0] == 0 {
+		return ErrReservedKey
+	}
+	return nil
+}
+
+// Get decodes the value under key into a T. A missing key is ErrNoValue; a
+// value that does not decode into T is an error wrapping store.ErrDecode.
+// No type registration is ever needed.
+func Get[T any](s *Session, key string) (T, error) {
+	var v T
+	if err := checkKey(key); err != nil {
+		return v, err
+	}
+	raw, err := s.raw(key)
+	if err != nil {
+		return v, err
+	}
+	if raw == nil {
+		return v, ErrNoValue
+	}
+	if err := store.DecodeValue(raw, &v, s.m.cfg.Limits); err != nil {
+		return v, wrap("get", err)
+	}
+	return v, nil
+}
+
+// GetOr is Get with a default for a missing or undecodable value, and for a
+// store failure (which is still reported by the next Set or the commit).
+func GetOr[T any](s *Session, key string, def T) T {
+	v, err := Get[T](s, key)
+	if err != nil {
+		return def
+	}
+	return v
+}
+
+func (s *Session) raw(key string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	return s.values[key], nil
+}
+
+// Set encodes v (msgpack) and records it under key. Encoding errors and size
+// limits are reported here, at the call, not at the commit.
+func (s *Session) Set(key string, v any) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	raw, err := store.EncodeValue(v, s.m.cfg.Limits)
+	if err != nil {
+		return wrap("set", err)
+	}
+	return s.setRaw(key, raw)
+}
+
+func (s *Session) setRaw(key string, raw []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return err
+	}
+	old := s.values[key]
+	s.put(key, raw)
+	if s.size() > s.m.cfg.Limits.MaxSize {
+		if old != nil {
+			s.values[key], s.delta[key] = old, old
+		} else {
+			delete(s.values, key)
+			delete(s.delta, key)
+		}
+		return wrap("set", store.ErrTooLarge)
+	}
+	return nil
+}
+
+// Has reports whether key holds a value.
+func (s *Session) Has(key string) (bool, error) {
+	raw, err := s.raw(key)
+	return raw != nil, err
+}
+
+// Delete removes key. Deleting a missing key is not an error.
+func (s *Session) Delete(key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return err
+	}
+	s.del(key)
+	return nil
+}
+
+// Keys returns the application's keys (not this package's own).
+func (s *Session) Keys() ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(s.values))
+	for k := range s.values {
+		if k[0] != 0 {
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
+}
+
+// Clear removes every application value. Identity and CSRF token stay: use
+// Logout to end the session.
+func (s *Session) Clear() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return err
+	}
+	for k := range s.values {
+		if k[0] != 0 {
+			s.del(k)
+		}
+	}
+	return nil
+}
+
+// AddFlash appends a one-time message, read back (and removed) by Flashes.
+func (s *Session) AddFlash(msg string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return err
+	}
+	var list []string
+	if raw := s.values[keyFlashes]; raw != nil {
+		_ = store.DecodeValue(raw, &list, s.m.cfg.Limits)
+	}
+	raw, err := store.EncodeValue(append(list, msg), s.m.cfg.Limits)
+	if err != nil {
+		return wrap("flash", err)
+	}
+	s.put(keyFlashes, raw)
+	return nil
+}
+
+// Flashes returns the pending one-time messages and removes them.
+func (s *Session) Flashes() ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	raw := s.values[keyFlashes]
+	if raw == nil {
+		return nil, nil
+	}
+	var list []string
+	err := store.DecodeValue(raw, &list, s.m.cfg.Limits)
+	s.del(keyFlashes)
+	return list, err
+}
+
+// Info describes the stored session. The zero Info (and ok false) means the
+// session is new and not stored yet.
+type Info struct {
+	Handle           string
+	UserID           string
+	Created          time.Time
+	LastActivity     time.Time
+	IdleDeadline     time.Time
+	AbsoluteDeadline time.Time
+}
+
+// ExpiresAt is when the session ends if unused: the earlier deadline.
+func (i Info) ExpiresAt() time.Time {
+	if i.AbsoluteDeadline.Before(i.IdleDeadline) {
+		return i.AbsoluteDeadline
+	}
+	return i.IdleDeadline
+}
+
+// Info returns the session's metadata.
+func (s *Session) Info() (Info, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return Info{}, false, err
+	}
+	if s.entry == nil {
+		return Info{}, false, nil
+	}
+	e := s.entry
+	return Info{store.Handle(e.Key), e.UserID, e.Created, e.LastActivity, e.IdleDeadline, e.AbsoluteDeadline}, true, nil
+}
+
+// Handle returns the stored session's non-secret handle, or "" while the
+// session is new.
+func (s *Session) Handle() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.entry == nil {
+		return ""
+	}
+	return store.Handle(s.entry.Key)
+}
+
+// Save commits the session now instead of before the headers. Handlers
+// rarely need it: use it before a long stream, or to handle the error.
+func (s *Session) Save() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.save()
+	if err == nil {
+		s.dirty = false
+	}
+	return err
+}
+
+// commit saves once, just before the headers go out.
+func (s *Session) commit() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.committed {
+		return s.commitErr
+	}
+	s.committed = true
+	s.commitErr = s.save()
+	if s.commitErr != nil {
+		s.m.cfg.Logger.Error("ginsession: save", "err", s.commitErr)
+	}
+	return s.commitErr
+}
+
+func (s *Session) save() error {
+	if !s.loaded || s.loadErr != nil {
+		return nil
+	}
+	ctx, cancel := s.m.storeCtx(s.c.Request.Context())
+	defer cancel()
+	now := s.m.cfg.Now()
+	var err error
+	switch {
+	case s.entry == nil && s.dirty:
+		err = s.create(ctx, now)
+	case s.entry == nil:
+	case s.dirty:
+		err = s.update(ctx, now)
+	case s.m.getTouch == nil && s.entry.LastActivity.Before(now.Add(-s.m.cfg.TouchInterval)):
+		s.touch(ctx, now)
+	}
+	if err != nil {
+		return err
+	}
+	s.dirty = false
+	s.writeCookie(now)
+	return nil
+}
+
+func (s *Session) touch(ctx context.Context, now time.Time) {
+	e := s.entry
+	idle := minTime(now.Add(s.m.cfg.IdleTimeout), e.AbsoluteDeadline)
+	err := s.m.cfg.Store.Touch(ctx, e.Key, store.Millis(now), store.Millis(idle))
+	switch {
+	case err == nil:
+		e.LastActivity, e.IdleDeadline = store.Millis(now), store.Millis(idle)
+	case errors.Is(err, store.ErrNotFound):
+		// Ended meanwhile (logout elsewhere): nothing to refresh.
+	default:
+		// A failed refresh costs the session at most TouchInterval of idle
+		// time; it is no reason to fail the request.
+		s.m.cfg.Logger.Warn("ginsession: refresh", "session", store.Handle(e.Key), "err", err)
+	}
+}
+
+func (s *Session) writeCookie(now time.Time) {
+	switch {
+	case s.entry != nil && (s.setCookie || s.m.cfg.PersistentCookie && s.dirtyCookie(now)):
+		maxAge := 0
+		if s.m.cfg.PersistentCookie {
+			maxAge = max(int(s.entry.AbsoluteDeadline.Sub(now)/time.Second), 1)
+		}
+		s.c.Writer.Header().Add("Set-Cookie", s.m.cookie(s.token.String(), maxAge).String())
+	case s.entry == nil && s.clearCookie:
+		s.c.Writer.Header().Add("Set-Cookie", s.m.cookie("", -1).String())
+	}
+	s.setCookie, s.clearCookie = false, false
+}
+
+// dirtyCookie: a persistent cookie is re-sent only when the session was
+// written, so its Max-Age follows the absolute deadline without a
+// Set-Cookie on every response.
+func (s *Session) dirtyCookie(now time.Time) bool { return s.entry.LastActivity.Equal(store.Millis(now)) }
+
+func (s *Session) newEntry(key, userID string, created, abs, now time.Time, payload []byte) *store.Entry {
+	e := &store.Entry{
+		Key:              key,
+		Version:          1,
+		UserID:           userID,
+		Created:          created,
+		LastActivity:     now,
+		IdleDeadline:     minTime(now.Add(s.m.cfg.IdleTimeout), abs),
+		AbsoluteDeadline: abs,
+		Payload:          payload,
+	}
+	e.Normalize()
+	return e
+}
+
+// create stores a new session under a fresh token.
+func (s *Session) create(ctx context.Context, now time.Time) error {
+	s.recordDevice()
+	for range 3 {
+		tok := store.NewToken()
+		key := tok.Key()
+		payload, err := s.m.seal(key, s.values)
+		if err != nil {
+			return wrap("save", err)
+		}
+		e := s.newEntry(key, "", now, now.Add(s.m.cfg.AbsoluteTimeout), now, payload)
+		err = s.m.cfg.Store.Put(ctx, e, 0)
+		if errors.Is(err, store.ErrConflict) {
+			continue // a 256-bit collision: take another token
+		}
+		if err != nil {
+			return wrap("save", err)
+		}
+		s.token, s.entry, s.setCookie = tok, e, true
+		s.delta = map[string][]byte{}
+		s.m.Emit(s.event(EventCreated, key, "", ""))
+		return nil
+	}
+	return wrap("save", store.ErrConflict)
+}
+
+// update saves the delta with a compare-and-set on the version. When
+// another request won, the delta is re-applied on the fresh copy: requests
+// that change different keys never lose each other's changes; on the same
+// key the last writer wins. A session deleted meanwhile stays deleted.
+func (s *Session) update(ctx context.Context, now time.Time) error {
+	st := s.m.cfg.Store
+	for attempt := 0; ; attempt++ {
+		prev := s.entry
+		payload, err := s.m.seal(prev.Key, s.values)
+		if err != nil {
+			return wrap("save", err)
+		}
+		e := &store.Entry{
+			Key: prev.Key, Version: prev.Version + 1, UserID: prev.UserID,
+			Created: prev.Created, LastActivity: now,
+			IdleDeadline:     minTime(now.Add(s.m.cfg.IdleTimeout), prev.AbsoluteDeadline),
+			AbsoluteDeadline: prev.AbsoluteDeadline, Payload: payload,
+		}
+		e.Normalize()
+		err = st.Put(ctx, e, prev.Version)
+		switch {
+		case err == nil:
+			s.entry = e
+			s.delta = map[string][]byte{}
+			return nil
+		case errors.Is(err, store.ErrNotFound):
+			s.ended()
+			return nil
+		case !errors.Is(err, store.ErrConflict) || attempt >= s.m.cfg.MaxConflictRetries:
+			return wrap("save", err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return wrap("save", err)
+		}
+		fresh, err := st.Get(ctx, prev.Key)
+		if errors.Is(err, store.ErrNotFound) {
+			s.ended()
+			return nil
+		}
+		if err != nil {
+			return wrap("save", err)
+		}
+		vals, _, reason := s.m.open(fresh)
+		if reason != "" {
+			return wrap("save", errors.New("fresh copy does not open: "+reason))
+		}
+		for k, v := range s.delta {
+			if v == nil {
+				delete(vals, k)
+			} else {
+				vals[k] = v
+			}
+		}
+		s.entry, s.values = fresh, vals
+	}
+}
+
+// ended handles a session deleted by someone else (logout in another tab,
+// revocation) while this request held it: its changes die with it.
+func (s *Session) ended() {
+	s.reset()
+}
+
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(rand.Int64N(int64(min(time.Millisecond<<min(attempt, 5), 20*time.Millisecond)) + 1))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// device is what RecordDevice keeps: enough for a session list.
+type device struct {
+	IP        string `msgpack:"i"`
+	UserAgent string `msgpack:"a"`
+}
+
+const maxUserAgent = 256
+
+func (s *Session) recordDevice() {
+	if !s.m.cfg.RecordDevice || s.c == nil || s.c.Request == nil {
+		return
+	}
+	ua := s.c.Request.UserAgent()
+	if len(ua) > maxUserAgent {
+		ua = ua[:maxUserAgent]
+	}
+	if raw, err := store.EncodeValue(device{s.c.ClientIP(), ua}, s.m.cfg.Limits); err == nil {
+		s.put(keyDevice, raw)
+	}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = cryptoRead(b)
+	return b
+}
+
+var cryptoRead = crand.Read
