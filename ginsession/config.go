@@ -16,17 +16,17 @@ import (
 // Environment variables read by [ConfigFromEnv]. The first six are the
 // names of the original plan and work as written there.
 const (
-	EnvPrefix          = "REDIS_SESSION_PREFIX"     // read by the Redis store, listed here for completeness
-	EnvIdleTimeout     = "REDIS_SESSION_TIMEOUT"    // seconds; Config.IdleTimeout
-	EnvCookieName      = "SESSION_COOKIE_NAME"      // Config.CookieName
-	EnvCookieHTTPOnly  = "SESSION_COOKIE_HTTPONLY"  // true|false; false sets Config.ScriptReadableCookie
-	EnvCookieSecure    = "SESSION_COOKIE_SECURE"    // true|false; false sets Config.InsecureCookie
-	EnvCookieSameSite  = "SESSION_COOKIE_SAMESITE"  // Lax|Strict|None
-	EnvAbsoluteTimeout = "SESSION_ABSOLUTE_TIMEOUT" // seconds; Config.AbsoluteTimeout
-	EnvCookieDomain    = "SESSION_COOKIE_DOMAIN"    // Config.CookieDomain
-	EnvCookiePath      = "SESSION_COOKIE_PATH"      // Config.CookiePath
+	EnvPrefix          = "REDIS_SESSION_PREFIX"      // read by the Redis store, listed here for completeness
+	EnvIdleTimeout     = "REDIS_SESSION_TIMEOUT"     // seconds; Config.IdleTimeout
+	EnvCookieName      = "SESSION_COOKIE_NAME"       // Config.CookieName
+	EnvCookieHTTPOnly  = "SESSION_COOKIE_HTTPONLY"   // true|false; false sets Config.ScriptReadableCookie
+	EnvCookieSecure    = "SESSION_COOKIE_SECURE"     // true|false; false sets Config.InsecureCookie
+	EnvCookieSameSite  = "SESSION_COOKIE_SAMESITE"   // Lax|Strict|None
+	EnvAbsoluteTimeout = "SESSION_ABSOLUTE_TIMEOUT"  // seconds; Config.AbsoluteTimeout
+	EnvCookieDomain    = "SESSION_COOKIE_DOMAIN"     // Config.CookieDomain
+	EnvCookiePath      = "SESSION_COOKIE_PATH"       // Config.CookiePath
 	EnvCookiePersist   = "SESSION_COOKIE_PERSISTENT" // true|false; Config.PersistentCookie
-	EnvKeys            = store.EnvKeys              // SESSION_ENCRYPTION_KEYS; Config.Keyring
+	EnvKeys            = store.EnvKeys               // SESSION_ENCRYPTION_KEYS; Config.Keyring
 )
 
 // ErrConfig is wrapped by every configuration error.

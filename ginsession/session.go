@@ -496,7 +496,9 @@ func (s *Session) writeCookie(now time.Time) {
 // dirtyCookie: a persistent cookie is re-sent only when the session was
 // written, so its Max-Age follows the absolute deadline without a
 // Set-Cookie on every response.
-func (s *Session) dirtyCookie(now time.Time) bool { return s.entry.LastActivity.Equal(store.Millis(now)) }
+func (s *Session) dirtyCookie(now time.Time) bool {
+	return s.entry.LastActivity.Equal(store.Millis(now))
+}
 
 func (s *Session) newEntry(key, userID string, created, abs, now time.Time, payload []byte) *store.Entry {
 	e := &store.Entry{
