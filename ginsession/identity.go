@@ -10,6 +10,7 @@ import (
 
 // User is who a session is logged in as.
 type User struct {
+	//lint:ignore U1000 read by msgpack through its tag: users encode as a compact array
 	_msgpack struct{} `msgpack:",as_array"`
 	// ID is the application's user id; it keys the per-user index.
 	ID       string
