@@ -63,3 +63,19 @@ type Rotation struct {
 // RotateHook runs before a rotation takes effect; an error vetoes it and is
 // returned, wrapped with ErrRotateVetoed, by Login or Rotate.
 type RotateHook func(ctx context.Context, r Rotation) error
+
+// Emit sends an event about this session, with its handle, user and client
+// filled in. Packages that extend sessions (platform switching, say) use it
+// so every consumer sees one stream.
+func (s *Session) Emit(kind EventKind, detail string) {
+	s.mu.Lock()
+	key, userID := "", ""
+	if s.entry != nil {
+		key, userID = s.entry.Key, s.entry.UserID
+	}
+	s.mu.Unlock()
+	s.m.Emit(s.event(kind, key, userID, detail))
+}
+
+// Manager returns the manager the session belongs to.
+func (s *Session) Manager() *Manager { return s.m }
