@@ -147,11 +147,23 @@ func EncodeValue(v any, lim Limits) ([]byte, error) {
 // breach).
 func DecodeValue(raw []byte, v any, lim Limits) (err error) {
 	lim = lim.withDefaults()
-	hasTime, err := validate(raw, lim.MaxDepth, lim)
+	found, err := validate(raw, lim.MaxDepth, lim)
 	if err != nil {
 		return decodeErr(err)
 	}
-	return decodeInto(raw, v, hasTime, lim.MaxDepth)
+	if found&foundRiskyTime != 0 {
+		// Asked for a map where a timestamp is, the msgpack decoder skips
+		// the extension header and reads the timestamp's first data byte
+		// as a map header: 0xde or 0xdf there would declare up to 2^32
+		// entries that no validator saw. Rewriting every timestamp in its
+		// 12-byte form, whose first byte is always below 0x3c, keeps each
+		// instant and turns that case into a plain type error.
+		_, _, raw, err = scanOne(raw, lim.MaxDepth, lim, make([]byte, 0, len(raw)+len(raw)/2+8))
+		if err != nil {
+			return decodeErr(err)
+		}
+	}
+	return decodeInto(raw, v, found&foundTime != 0, lim.MaxDepth)
 }
 
 // decodeInto runs the msgpack decoder over validated bytes.
@@ -257,7 +269,7 @@ func DecodeRecord(b []byte, lim Limits) (map[string][]byte, error) {
 		if _, dup := out[key]; dup {
 			return nil, fmt.Errorf("%w: duplicate record key %q", ErrDecode, key)
 		}
-		vlen, _, err := scanOne(b[pos:], lim.MaxDepth, lim)
+		vlen, _, _, err := scanOne(b[pos:], lim.MaxDepth, lim, nil)
 		if err != nil {
 			return nil, fmt.Errorf("value %q: %w", key, decodeErr(err))
 		}
@@ -281,20 +293,31 @@ func sizeErr(n, limit int) error {
 	return fmt.Errorf("%w: %w: %d bytes, limit %d", ErrLimit, ErrTooLarge, n, limit)
 }
 
+// scanFound reports what the validator saw.
+type scanFound uint8
+
+const (
+	// foundTime: the value holds a timestamp.
+	foundTime scanFound = 1 << iota
+	// foundRiskyTime: a 4- or 8-byte timestamp whose first data byte is
+	// a map header or nil (see DecodeValue).
+	foundRiskyTime
+)
+
 // validate checks that b is exactly one well-formed value within lim and
-// maxDepth. It reports whether b holds any timestamp.
-func validate(b []byte, maxDepth int, lim Limits) (hasTime bool, err error) {
+// maxDepth, and reports what it found.
+func validate(b []byte, maxDepth int, lim Limits) (scanFound, error) {
 	if len(b) > lim.MaxSize {
-		return false, sizeErr(len(b), lim.MaxSize)
+		return 0, sizeErr(len(b), lim.MaxSize)
 	}
-	n, hasTime, err := scanOne(b, maxDepth, lim)
+	n, found, _, err := scanOne(b, maxDepth, lim, nil)
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	if n != len(b) {
-		return false, fmt.Errorf("%w: %d trailing bytes", errMalformed, len(b)-n)
+		return 0, fmt.Errorf("%w: %d trailing bytes", errMalformed, len(b)-n)
 	}
-	return hasTime, nil
+	return found, nil
 }
 
 // frame is one open array or map of the validator: how many items are
@@ -313,7 +336,10 @@ type frame struct {
 // below 1e9), rejects map keys that are arrays, maps or binary (they could
 // not be Go map keys), and rejects the never-used byte 0xc1. It never
 // panics: every read is bounds-checked.
-func scanOne(b []byte, maxDepth int, lim Limits) (n int, hasTime bool, err error) {
+//
+// When rw is not nil, scanOne also appends the value to rw with every
+// timestamp rewritten in its 12-byte form, and returns the result as out.
+func scanOne(b []byte, maxDepth int, lim Limits, rw []byte) (n int, found scanFound, out []byte, err error) {
 	if maxDepth > maxDepthCap+1 {
 		maxDepth = maxDepthCap + 1
 	}
@@ -326,7 +352,7 @@ func scanOne(b []byte, maxDepth int, lim Limits) (n int, hasTime bool, err error
 		top := &stack[depth]
 		if top.left == 0 {
 			if depth == 0 {
-				return pos, hasTime, nil
+				return pos, found, rw, nil
 			}
 			depth--
 			continue
@@ -334,8 +360,9 @@ func scanOne(b []byte, maxDepth int, lim Limits) (n int, hasTime bool, err error
 		isKey := top.isMap && top.left%2 == 0
 		top.left--
 		if pos >= len(b) {
-			return 0, false, fmt.Errorf("%w: truncated at byte %d", errMalformed, pos)
+			return 0, 0, nil, fmt.Errorf("%w: truncated at byte %d", errMalformed, pos)
 		}
+		start := pos
 		c := b[pos]
 		pos++
 		var (
@@ -344,6 +371,8 @@ func scanOne(b []byte, maxDepth int, lim Limits) (n int, hasTime bool, err error
 			container bool
 			skip      uint64 // payload bytes of a scalar
 			kind      = "value"
+			ts        timestamp // when isTS
+			isTS      bool
 		)
 		switch {
 		case c <= 0x7f || c >= 0xe0: // positive and negative fixint
@@ -358,33 +387,33 @@ func scanOne(b []byte, maxDepth int, lim Limits) (n int, hasTime bool, err error
 			case 0xc0, 0xc2, 0xc3: // nil, false, true
 			case 0xc4, 0xc5, 0xc6: // bin 8/16/32
 				if isKey {
-					return 0, false, fmt.Errorf("%w: binary map key at byte %d", errMalformed, pos-1)
+					return 0, 0, nil, fmt.Errorf("%w: binary map key at byte %d", errMalformed, pos-1)
 				}
 				var ok bool
 				if skip, pos, ok = readLen(b, pos, 1<<(c-0xc4)); !ok {
-					return 0, false, fmt.Errorf("%w: truncated at byte %d", errMalformed, pos)
+					return 0, 0, nil, fmt.Errorf("%w: truncated at byte %d", errMalformed, pos)
 				}
 				kind = "binary"
 			case 0xc7, 0xc8, 0xc9: // ext 8/16/32
 				size, p, ok := readLen(b, pos, 1<<(c-0xc7))
 				if !ok || p >= len(b) {
-					return 0, false, fmt.Errorf("%w: truncated at byte %d", errMalformed, pos)
+					return 0, 0, nil, fmt.Errorf("%w: truncated at byte %d", errMalformed, pos)
 				}
 				pos = p
-				if err := checkExt(b, pos, size); err != nil {
-					return 0, false, err
+				if ts, err = checkExt(b, pos, size); err != nil {
+					return 0, 0, nil, err
 				}
-				hasTime = true
+				isTS = true
 				skip = 1 + size
 			case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8: // fixext 1/2/4/8/16
 				size := uint64(1) << (c - 0xd4)
 				if pos >= len(b) {
-					return 0, false, fmt.Errorf("%w: truncated at byte %d", errMalformed, pos)
+					return 0, 0, nil, fmt.Errorf("%w: truncated at byte %d", errMalformed, pos)
 				}
-				if err := checkExt(b, pos, size); err != nil {
-					return 0, false, err
+				if ts, err = checkExt(b, pos, size); err != nil {
+					return 0, 0, nil, err
 				}
-				hasTime = true
+				isTS = true
 				skip = 1 + size
 			case 0xca, 0xcb: // float 32/64
 				skip = 4 << (c - 0xca)
@@ -395,54 +424,70 @@ func scanOne(b []byte, maxDepth int, lim Limits) (n int, hasTime bool, err error
 			case 0xd9, 0xda, 0xdb: // str 8/16/32
 				var ok bool
 				if skip, pos, ok = readLen(b, pos, 1<<(c-0xd9)); !ok {
-					return 0, false, fmt.Errorf("%w: truncated at byte %d", errMalformed, pos)
+					return 0, 0, nil, fmt.Errorf("%w: truncated at byte %d", errMalformed, pos)
 				}
 				kind = "string"
 			case 0xdc, 0xdd: // array 16/32
 				var ok bool
 				if count, pos, ok = readLen(b, pos, 2<<(c-0xdc)); !ok {
-					return 0, false, fmt.Errorf("%w: truncated at byte %d", errMalformed, pos)
+					return 0, 0, nil, fmt.Errorf("%w: truncated at byte %d", errMalformed, pos)
 				}
 				container = true
 			case 0xde, 0xdf: // map 16/32
 				var ok bool
 				if count, pos, ok = readLen(b, pos, 2<<(c-0xde)); !ok {
-					return 0, false, fmt.Errorf("%w: truncated at byte %d", errMalformed, pos)
+					return 0, 0, nil, fmt.Errorf("%w: truncated at byte %d", errMalformed, pos)
 				}
 				isMap, container = true, true
 			default: // 0xc1, never used
-				return 0, false, fmt.Errorf("%w: invalid byte 0x%02x at %d", errMalformed, c, pos-1)
+				return 0, 0, nil, fmt.Errorf("%w: invalid byte 0x%02x at %d", errMalformed, c, pos-1)
 			}
 		}
 		rest := uint64(len(b) - pos)
 		if container {
 			if isKey {
-				return 0, false, fmt.Errorf("%w: array or map as map key at byte %d", errMalformed, pos-1)
+				return 0, 0, nil, fmt.Errorf("%w: array or map as map key at byte %d", errMalformed, pos-1)
 			}
 			if count > maxLen {
-				return 0, false, fmt.Errorf("%w: %d elements, limit %d", ErrLimit, count, maxLen)
+				return 0, 0, nil, fmt.Errorf("%w: %d elements, limit %d", ErrLimit, count, maxLen)
 			}
 			items := count
 			if isMap {
 				items *= 2 // count ≤ 2^32, no overflow
 			}
 			if items > rest {
-				return 0, false, fmt.Errorf("%w: %d elements declared with %d bytes left", errMalformed, count, rest)
+				return 0, 0, nil, fmt.Errorf("%w: %d elements declared with %d bytes left", errMalformed, count, rest)
 			}
 			if depth+1 > maxDepth {
-				return 0, false, fmt.Errorf("%w: nesting deeper than %d", ErrLimit, maxDepth)
+				return 0, 0, nil, fmt.Errorf("%w: nesting deeper than %d", ErrLimit, maxDepth)
 			}
 			depth++
 			stack[depth] = frame{left: items, isMap: isMap}
+			if rw != nil {
+				rw = append(rw, b[start:pos]...)
+			}
 			continue
 		}
 		if kind != "value" && skip > maxLen {
-			return 0, false, fmt.Errorf("%w: %s of %d bytes, limit %d", ErrLimit, kind, skip, maxLen)
+			return 0, 0, nil, fmt.Errorf("%w: %s of %d bytes, limit %d", ErrLimit, kind, skip, maxLen)
 		}
 		if skip > rest {
-			return 0, false, fmt.Errorf("%w: %d bytes declared with %d left", errMalformed, skip, rest)
+			return 0, 0, nil, fmt.Errorf("%w: %d bytes declared with %d left", errMalformed, skip, rest)
 		}
 		pos += int(skip)
+		if isTS {
+			found |= foundTime
+			if ts.risky {
+				found |= foundRiskyTime
+			}
+			if rw != nil {
+				rw = ts.append12(rw)
+				continue
+			}
+		}
+		if rw != nil {
+			rw = append(rw, b[start:pos]...)
+		}
 	}
 }
 
@@ -458,31 +503,52 @@ func readLen(b []byte, pos, width int) (uint64, int, bool) {
 	return n, pos + width, true
 }
 
+// timestamp is a decoded msgpack timestamp.
+type timestamp struct {
+	sec   uint64 // two's complement of the signed seconds
+	nsec  uint32
+	risky bool // 4 or 8 bytes, first data byte a map header or nil
+}
+
+// append12 appends t in the 12-byte timestamp form: ext8, length 12, type
+// -1, nanoseconds (4 bytes), seconds (8 bytes).
+func (t timestamp) append12(b []byte) []byte {
+	b = append(b, 0xc7, 12, 0xff)
+	b = binary.BigEndian.AppendUint32(b, t.nsec)
+	return binary.BigEndian.AppendUint64(b, t.sec)
+}
+
 // checkExt accepts only the msgpack timestamp: type -1 with 4, 8 or 12
 // bytes of data and nanoseconds below one second. b[pos] is the type byte,
 // followed by size bytes of data.
-func checkExt(b []byte, pos int, size uint64) error {
+func checkExt(b []byte, pos int, size uint64) (timestamp, error) {
+	var t timestamp
 	if typ := int8(b[pos]); typ != -1 {
-		return fmt.Errorf("%w: extension type %d at byte %d is not allowed", errMalformed, typ, pos)
+		return t, fmt.Errorf("%w: extension type %d at byte %d is not allowed", errMalformed, typ, pos)
 	}
 	if size != 4 && size != 8 && size != 12 {
-		return fmt.Errorf("%w: timestamp of %d bytes", errMalformed, size)
+		return t, fmt.Errorf("%w: timestamp of %d bytes", errMalformed, size)
 	}
 	data := b[pos+1:]
 	if uint64(len(data)) < size {
-		return fmt.Errorf("%w: truncated timestamp", errMalformed)
+		return t, fmt.Errorf("%w: truncated timestamp", errMalformed)
 	}
-	var nsec uint64
 	switch size {
+	case 4:
+		t.sec = uint64(binary.BigEndian.Uint32(data))
 	case 8:
-		nsec = binary.BigEndian.Uint64(data) >> 34
+		v := binary.BigEndian.Uint64(data)
+		t.nsec, t.sec = uint32(v>>34), v&(1<<34-1)
 	case 12:
-		nsec = uint64(binary.BigEndian.Uint32(data))
+		t.nsec, t.sec = binary.BigEndian.Uint32(data), binary.BigEndian.Uint64(data[4:])
 	}
-	if nsec >= 1e9 {
-		return fmt.Errorf("%w: timestamp nanoseconds out of range", errMalformed)
+	if t.nsec >= 1e9 {
+		return t, fmt.Errorf("%w: timestamp nanoseconds out of range", errMalformed)
 	}
-	return nil
+	if first := data[0]; size != 12 && (first&0xf0 == 0x80 || first == 0xc0 || first == 0xde || first == 0xdf) {
+		t.risky = true
+	}
+	return t, nil
 }
 
 // mapHeader reads a map header at the start of b.

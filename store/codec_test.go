@@ -490,3 +490,53 @@ func TestDecodeBombAllocatesLittle(t *testing.T) {
 		}
 	}
 }
+
+// Timestamps whose first data byte reads as a map header (found by
+// FuzzDecodeRecord: 0xdf declared 2^32 map entries to the msgpack decoder
+// when the target was a map) decode as the same instant into times, and as
+// a plain error into maps.
+func TestDecodeRiskyTimestamps(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   string
+		want time.Time
+	}{
+		{"ts32 0xde", "\xd6\xff\xde\x00\x00\x00", time.Unix(0xde000000, 0)},
+		{"ts32 0xdf", "\xd6\xff\xdf\xff\xff\xff", time.Unix(0xdfffffff, 0)},
+		{"ts32 fixmap", "\xd6\xff\x85\x00\x00\x01", time.Unix(0x85000001, 0)},
+		{"ts64 0xdf", "\xd7\xff\xdf\xff\xff\xff\x00\x00\x00\x00", time.Unix(0x300000000, int64(0xdfffffff00000000>>34))},
+		{"ts64 0xde", "\xd7\xff\xde\x00\x00\x00\x00\x00\x00\x05", time.Unix(5, int64(0xde00000000000000>>34))},
+		{"ts64 nil byte", "\xd7\xff\xc0\x00\x00\x00\x00\x00\x00\x07", time.Unix(7, int64(0xc000000000000000>>34))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var tm time.Time
+			if err := DecodeValue([]byte(tc.in), &tm, Limits{}); err != nil || !tm.Equal(tc.want) || tm.Location() != time.UTC {
+				t.Fatalf("time: %v, %v; want %v", tm, err, tc.want)
+			}
+			var a any
+			if err := DecodeValue([]byte(tc.in), &a, Limits{}); err != nil || !a.(time.Time).Equal(tc.want) {
+				t.Fatalf("any: %v, %v", a, err)
+			}
+			for _, target := range []any{new(map[string]any), new(map[string]string), new(map[string]int), new(map[any]any), new(tagged)} {
+				allocs := testing.AllocsPerRun(5, func() { _ = DecodeValue([]byte(tc.in), target, Limits{}) })
+				if err := DecodeValue([]byte(tc.in), target, Limits{}); !errors.Is(err, ErrDecode) || allocs > 64 {
+					t.Fatalf("%T: err = %v after %v allocs, want ErrDecode", target, err, allocs)
+				}
+			}
+			// Inside a struct and a record.
+			in := "\x82\xa4when" + tc.in + "\xa2id\x07"
+			var s tagged
+			if err := DecodeValue([]byte(in), &s, Limits{}); err != nil || !s.When.Equal(tc.want) || s.ID != 7 {
+				t.Fatalf("struct: %+v, %v", s, err)
+			}
+		})
+	}
+	// Times the encoder writes in risky forms round-trip.
+	for _, ns := range []int64{0x80 << 22, 0x8f<<22 + 5, 0xde << 22, 0xdf<<22 + 999} {
+		when := time.Unix(1700000000, ns).UTC()
+		got := roundTrip(t, tagged{When: when, Extra: map[string]any{"t": when}})
+		if !got.When.Equal(when) || !got.Extra["t"].(time.Time).Equal(when) {
+			t.Fatalf("ns %d: %v", ns, got.When)
+		}
+	}
+}
