@@ -1,0 +1,426 @@
+package redisstore
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vedfolnir/sessions/store"
+)
+
+// Store is a store.Store on a go-redis UniversalClient (a plain client,
+// Sentinel or Cluster). It is safe for concurrent use.
+type Store struct {
+	c       redis.UniversalClient
+	opts    Options
+	sess    string // prefix + "session:"
+	users   string // prefix + "user_sessions:"
+	events  string // prefix + "events:"
+	cluster bool   // sharded pub/sub
+	owned   bool   // Close closes c
+}
+
+var (
+	_ store.Store      = (*Store)(nil)
+	_ store.GetToucher = (*Store)(nil)
+	_ store.UserIndex  = (*Store)(nil)
+	_ store.Copier     = (*Store)(nil)
+	_ store.Pinger     = (*Store)(nil)
+	_ store.Broker     = (*Store)(nil)
+)
+
+// New returns a Store on client. The caller keeps ownership of client:
+// Close does not close it. Options are validated; for client settings
+// suited to session traffic see [UniversalOptions].
+func New(client redis.UniversalClient, opts Options) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("redisstore: nil client")
+	}
+	opts = opts.withDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("redisstore: %w", err)
+	}
+	_, cluster := client.(*redis.ClusterClient)
+	return &Store{
+		c:       client,
+		opts:    opts,
+		sess:    opts.Prefix + "session:",
+		users:   opts.Prefix + "user_sessions:",
+		events:  opts.Prefix + "events:",
+		cluster: cluster,
+	}, nil
+}
+
+// Client returns the client the store uses.
+func (s *Store) Client() redis.UniversalClient { return s.c }
+
+// Close closes the client if the store built it ([NewFromURL]); otherwise
+// it does nothing.
+func (s *Store) Close() error {
+	if !s.owned {
+		return nil
+	}
+	return s.c.Close()
+}
+
+// sessionKey is the Redis key of a store key. Only valid store keys get
+// here: no other input ever shapes a key.
+func (s *Store) sessionKey(key string) string { return s.sess + key }
+
+// userKey is the Redis key of a user's index: the user id is hashed, so no
+// byte of it reaches the key.
+func (s *Store) userKey(userID string) string {
+	sum := sha256.Sum256([]byte(userID))
+	return s.users + base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// ms formats a time in ms for a script argument.
+func ms(v int64) string { return strconv.FormatInt(v, 10) }
+
+// checkKey refuses anything that is not a store key.
+func checkKey(key string) error {
+	if !store.ValidKey(key) {
+		return fmt.Errorf("%w: malformed key", store.ErrInvalid)
+	}
+	return nil
+}
+
+// Get returns the live entry under key: one GET. Missing or expired (by
+// Options.Now, even before Redis purges it) is store.ErrNotFound; bytes
+// that do not decode are store.ErrCorrupt; a malformed key is
+// store.ErrInvalid, without a call.
+func (s *Store) Get(ctx context.Context, key string) (*store.Entry, error) {
+	if err := checkKey(key); err != nil {
+		return nil, fmt.Errorf("redisstore: get: %w", err)
+	}
+	b, err := s.c.Get(ctx, s.sessionKey(key)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redisstore: get: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, wrap("get", err)
+	}
+	return s.live("get", key, b)
+}
+
+// live decodes b and checks it against the clock.
+func (s *Store) live(op, key string, b []byte) (*store.Entry, error) {
+	e, h, err := decodeEntry(key, b)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	if s.opts.Now().UnixMilli() >= h.deadline() {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, store.ErrNotFound)
+	}
+	return e, nil
+}
+
+// GetTouch is Get plus, when the entry's last activity is before
+// touchBefore, a refresh to (now, min(now+idle, AbsoluteDeadline)), in one
+// script: one round trip. The entry's liveness is judged at now.
+func (s *Store) GetTouch(ctx context.Context, key string, now time.Time, idle time.Duration, touchBefore time.Time) (*store.Entry, error) {
+	const op = "get"
+	if err := checkKey(key); err != nil {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	nowMs, err1 := millis(now)
+	beforeMs, err2 := millis(touchBefore)
+	idleMs := idle.Milliseconds()
+	if err := errors.Join(err1, err2); err != nil || idleMs <= 0 || idleMs > maxMillis {
+		return nil, fmt.Errorf("redisstore: %s: %w: bad now, idle or touchBefore", op, store.ErrInvalid)
+	}
+	r, err := runScript(ctx, s.c, getTouchScript, s.sessionKey(key), ms(nowMs), ms(beforeMs), ms(idleMs))
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	v, ok := r.(string)
+	if !ok {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, store.ErrNotFound)
+	}
+	e, h, err := decodeEntry(key, []byte(v))
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	if nowMs >= h.deadline() {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, store.ErrNotFound)
+	}
+	return e, nil
+}
+
+// Touch refreshes the entry's last activity and idle deadline in place
+// (payload and version untouched) and moves the key's TTL to the new
+// deadline: one script. Missing or expired is store.ErrNotFound.
+func (s *Store) Touch(ctx context.Context, key string, lastActivity, idleDeadline time.Time) error {
+	const op = "touch"
+	if err := checkKey(key); err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	last, err1 := millis(lastActivity)
+	idle, err2 := millis(idleDeadline)
+	if err := errors.Join(err1, err2); err != nil || idleDeadline.IsZero() {
+		return fmt.Errorf("redisstore: %s: %w: bad time", op, store.ErrInvalid)
+	}
+	r, err := runScript(ctx, s.c, touchScript, s.sessionKey(key), ms(s.opts.Now().UnixMilli()), ms(last), ms(idle))
+	if err != nil {
+		return wrap(op, err)
+	}
+	return status(op, r)
+}
+
+// status maps a script's status reply to an error.
+func status(op string, r any) error {
+	n, _ := r.(int64)
+	switch n {
+	case stOK:
+		return nil
+	case stNotFound:
+		return fmt.Errorf("redisstore: %s: %w", op, store.ErrNotFound)
+	case stConflict:
+		return fmt.Errorf("redisstore: %s: %w", op, store.ErrConflict)
+	case stCorrupt:
+		return fmt.Errorf("redisstore: %s: %w: stored value does not decode", op, store.ErrCorrupt)
+	}
+	return fmt.Errorf("redisstore: %s: unexpected script reply %v", op, r)
+}
+
+// encode validates e for Put or CopyIn and returns its value and times.
+func (s *Store) encode(op string, e *store.Entry, prev uint64) ([]byte, header, error) {
+	if err := e.Validate(prev); err != nil {
+		return nil, header{}, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	if len(e.Payload) > s.opts.MaxPayload {
+		return nil, header{}, fmt.Errorf("redisstore: %s: %w: payload of %d bytes over %d", op, store.ErrTooLarge, len(e.Payload), s.opts.MaxPayload)
+	}
+	if len(e.UserID) > MaxUserIDLen {
+		return nil, header{}, fmt.Errorf("redisstore: %s: %w: user id of %d bytes over %d", op, store.ErrTooLarge, len(e.UserID), MaxUserIDLen)
+	}
+	h, err := entryHeader(e)
+	if err != nil {
+		return nil, h, fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrInvalid, err)
+	}
+	return appendEntry(make([]byte, 0, 32+len(e.UserID)+len(e.Payload)), e, h), h, nil
+}
+
+// index queues the user index update for e in p: add the key scored by
+// the absolute deadline (only ever raised), keep the index key alive until
+// its last member's deadline, and prune members whose deadline passed.
+//
+// The score is the absolute deadline, not the nearest one, because Touch
+// moves the idle deadline without knowing the user (one round trip, one
+// key): the absolute deadline never moves, so a member is never pruned
+// while its entry may live. Dead members left behind (deleted or idle
+// sessions, and index writes that ran while their Put lost) are filtered
+// by ListUser and DeleteUser, which check every entry, and go when their
+// score passes.
+func (s *Store) index(ctx context.Context, p redis.Pipeliner, e *store.Entry, h header, now int64) {
+	if e.UserID == "" || h.abs <= now {
+		return
+	}
+	k := s.userKey(e.UserID)
+	ttl := ms(h.abs - now)
+	p.ZRemRangeByScore(ctx, k, "-inf", "("+ms(now))
+	p.ZAddArgs(ctx, k, redis.ZAddArgs{GT: true, Members: []redis.Z{{Score: float64(h.abs), Member: e.Key}}})
+	p.Do(ctx, "PEXPIRE", k, ttl, "NX")
+	p.Do(ctx, "PEXPIRE", k, ttl, "GT")
+}
+
+// Put stores e if the stored version equals prev (see store.Store): a
+// script on the session key and the index update, in one pipeline (one
+// round trip; on a Cluster go-redis sends each node its part at once). The
+// key's TTL is the entry's nearest deadline. Times must lie within about
+// 35,000 years of 1970 (store.ErrInvalid otherwise).
+func (s *Store) Put(ctx context.Context, e *store.Entry, prev uint64) error {
+	const op = "put"
+	v, h, err := s.encode(op, e, prev)
+	if err != nil {
+		return err
+	}
+	now := s.opts.Now().UnixMilli()
+	r, err := s.scriptPipeline(ctx, putScript, s.sessionKey(e.Key), []any{versionBytes(prev), ms(now), v, ms(h.deadline() - now)},
+		func(p redis.Pipeliner) { s.index(ctx, p, e, h, now) })
+	if err != nil {
+		return wrap(op, err)
+	}
+	return status(op, r)
+}
+
+// CopyIn stores e as it is, version included, unless a live entry at a
+// version >= e.Version holds the key; an expired e is not written. One
+// round trip, like Put.
+func (s *Store) CopyIn(ctx context.Context, e *store.Entry) (bool, error) {
+	const op = "copy"
+	if e == nil || e.Version == 0 {
+		return false, fmt.Errorf("redisstore: %s: %w: version 0", op, store.ErrInvalid)
+	}
+	v, h, err := s.encode(op, e, 0)
+	if err != nil {
+		return false, err
+	}
+	now := s.opts.Now().UnixMilli()
+	if now >= h.deadline() {
+		return false, nil
+	}
+	r, err := s.scriptPipeline(ctx, copyInScript, s.sessionKey(e.Key), []any{versionBytes(e.Version), ms(now), v, ms(h.deadline() - now)},
+		func(p redis.Pipeliner) { s.index(ctx, p, e, h, now) })
+	if err != nil {
+		return false, wrap(op, err)
+	}
+	n, _ := r.(int64)
+	return n == 1, nil
+}
+
+// Delete removes the entry: one DEL, one round trip. Its membership in its
+// user's index is removed lazily (the store cannot know the user without a
+// second round trip): ListUser and DeleteUser never report a deleted
+// entry, drop the dead member when they meet it, and the member's score
+// (the absolute deadline) prunes it at the latest.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return fmt.Errorf("redisstore: delete: %w", err)
+	}
+	if err := s.c.Del(ctx, s.sessionKey(key)).Err(); err != nil {
+		return wrap("delete", err)
+	}
+	return nil
+}
+
+// Ping checks that the server answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.c.Ping(ctx).Err(); err != nil {
+		return wrap("ping", err)
+	}
+	return nil
+}
+
+// members prunes the user's index and returns its members: one round trip.
+func (s *Store) members(ctx context.Context, ik string, now int64) ([]string, error) {
+	var zr *redis.StringSliceCmd
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRemRangeByScore(ctx, ik, "-inf", "("+ms(now))
+		zr = p.ZRange(ctx, ik, 0, -1)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return zr.Val(), nil
+}
+
+// ListUser returns the user's live entries, oldest Created first (then by
+// key). It reads the index, then the entries with one pipeline of GETs
+// (MGET would cross slots on a Cluster), and keeps only live entries that
+// decode and still belong to the user; members that are gone or belong to
+// someone else are removed from the index. Three round trips at most.
+//
+// An entry created or moved to this user while ListUser runs may be missed
+// by this call (and, in a narrow race, lose its index membership until its
+// next Put), as with any read that races a write.
+func (s *Store) ListUser(ctx context.Context, userID string) ([]*store.Entry, error) {
+	const op = "list user"
+	if userID == "" {
+		return []*store.Entry{}, nil
+	}
+	ik := s.userKey(userID)
+	now := s.opts.Now().UnixMilli()
+	keys, err := s.members(ctx, ik, now)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	out := []*store.Entry{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	gets := make([]*redis.StringCmd, len(keys))
+	_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			gets[i] = p.Get(ctx, s.sessionKey(k))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, wrap(op, err)
+	}
+	var stale []any
+	for i, k := range keys {
+		b, err := gets[i].Bytes()
+		if errors.Is(err, redis.Nil) {
+			stale = append(stale, k)
+			continue
+		}
+		if err != nil {
+			return nil, wrap(op, err)
+		}
+		e, h, err := decodeEntry(k, b)
+		if err != nil || e.UserID != userID {
+			stale = append(stale, k)
+			continue
+		}
+		if now >= h.deadline() {
+			continue // Redis purges it; its score prunes the member
+		}
+		out = append(out, e)
+	}
+	if len(stale) > 0 {
+		// Best effort: a failure here leaves dead members the next call
+		// drops again.
+		_ = s.c.ZRem(ctx, ik, stale...).Err()
+	}
+	slices.SortFunc(out, func(a, b *store.Entry) int {
+		return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.Key, b.Key))
+	})
+	return out, nil
+}
+
+// DeleteUser deletes the user's entries except the one under keep ("" keeps
+// none) and returns how many live entries it deleted. Each entry is
+// deleted by a script that first checks it still belongs to the user, all
+// in one pipeline; the index loses the members it deleted or found dead.
+// Three round trips. A malformed keep is store.ErrInvalid.
+func (s *Store) DeleteUser(ctx context.Context, userID string, keep string) (int, error) {
+	const op = "delete user"
+	if keep != "" {
+		if err := checkKey(keep); err != nil {
+			return 0, fmt.Errorf("redisstore: %s: %w", op, err)
+		}
+	}
+	if userID == "" {
+		return 0, nil
+	}
+	ik := s.userKey(userID)
+	now := s.opts.Now().UnixMilli()
+	keys, err := s.members(ctx, ik, now)
+	if err != nil {
+		return 0, wrap(op, err)
+	}
+	keys = slices.DeleteFunc(keys, func(k string) bool { return k == keep || !store.ValidKey(k) })
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	seg := string(appendUserID(nil, userID))
+	calls := make([]scriptCall, len(keys))
+	for i, k := range keys {
+		calls[i] = scriptCall{script: deleteUserScript, key: s.sessionKey(k), args: []any{seg, ms(now)}}
+	}
+	if err := runScripts(ctx, s.c, calls, nil); err != nil {
+		return 0, wrap(op, err)
+	}
+	n := 0
+	var gone []any
+	for i, c := range calls {
+		r, _ := c.result.(int64)
+		if r == 1 {
+			n++
+		}
+		gone = append(gone, keys[i])
+	}
+	_ = s.c.ZRem(ctx, ik, gone...).Err() // best effort, as in ListUser
+	return n, nil
+}

@@ -1,0 +1,265 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Every script touches exactly one key, KEYS[1], so it runs unchanged on a
+// Redis Cluster. Times arrive from Go as decimal ms (the app's clock, so an
+// entry dies by the same clock that Get checks); TTLs are set relative to
+// that clock (PX), so clock skew between app and Redis cannot expire a key
+// early. Every number stays below 2^53 (see codec.go), where Lua doubles
+// are exact.
+//
+// Status replies (integers) shared by the scripts and Go.
+const (
+	stOK       = 0
+	stNotFound = 1
+	stConflict = 2
+	stCorrupt  = 3
+)
+
+// luaLib parses and rebuilds the value layout described in codec.go.
+const luaLib = `
+local function zz(s, p)
+  local u, m = 0, 1
+  for _ = 1, 8 do
+    local b = string.byte(s, p)
+    if not b then return nil end
+    p = p + 1
+    if b < 128 then
+      u = u + b * m
+      if u % 2 == 1 then return -(u + 1) / 2, p end
+      return u / 2, p
+    end
+    u = u + (b - 128) * m
+    m = m * 128
+  end
+  return nil
+end
+local function uv(s, p)
+  local u, m = 0, 1
+  for _ = 1, 8 do
+    local b = string.byte(s, p)
+    if not b then return nil end
+    p = p + 1
+    if b < 128 then return u + b * m, p end
+    u = u + (b - 128) * m
+    m = m * 128
+  end
+  return nil
+end
+local function enc(x)
+  local u = 2 * x
+  if x < 0 then u = -2 * x - 1 end
+  local t = {}
+  while u >= 128 do
+    local r = u % 128
+    t[#t + 1] = r + 128
+    u = (u - r) / 128
+  end
+  t[#t + 1] = u
+  return string.char(unpack(t))
+end
+local function parse(v)
+  local f = string.byte(v, 1)
+  if not f then return nil end
+  local n = f - 160
+  if n < 1 or n > 8 or #v < 1 + n or string.byte(v, 2) == 0 then return nil end
+  local e = {head = string.sub(v, 1, 1 + n), ver = string.sub(v, 2, 1 + n)}
+  local p, c, d1, d2, d3 = 2 + n
+  c, p = zz(v, p)
+  if not c then return nil end
+  d1, p = zz(v, p)
+  if not d1 then return nil end
+  d2, p = zz(v, p)
+  if not d2 then return nil end
+  d3, p = zz(v, p)
+  if not d3 then return nil end
+  e.created, e.last = c, c + d1
+  e.idle, e.abs = e.last + d2, c + d3
+  e.rest = p
+  local ul, q = uv(v, p)
+  if not ul or q - 1 + ul > #v then return nil end
+  e.uid = string.sub(v, p, q - 1 + ul)
+  return e
+end
+local function dead(e, now) return now >= math.min(e.idle, e.abs) end
+local function rebuild(v, e, last, idle)
+  return e.head .. enc(e.created) .. enc(last - e.created) .. enc(idle - last) ..
+    enc(e.abs - e.created) .. string.sub(v, e.rest)
+end
+local function store(k, v, ttl)
+  if ttl > 0 then
+    redis.call('SET', k, v, 'PX', string.format('%.0f', ttl))
+  else
+    redis.call('DEL', k)
+  end
+end
+local function newer(a, b)
+  if #a ~= #b then return #a > #b end
+  return a >= b
+end
+`
+
+// putScript is the compare-and-set of Put.
+// ARGV: expected version bytes ("" = create), now ms, value, ttl ms.
+var putScript = redis.NewScript(luaLib + `
+local v = redis.call('GET', KEYS[1])
+local now = tonumber(ARGV[2])
+local live = false
+if v then
+  local e = parse(v)
+  if not e then return 3 end
+  live = not dead(e, now)
+  if live and ARGV[1] ~= '' and e.ver ~= ARGV[1] then return 2 end
+end
+if ARGV[1] == '' then
+  if live then return 2 end
+elseif not live then
+  return 1
+end
+store(KEYS[1], ARGV[3], tonumber(ARGV[4]))
+return 0
+`)
+
+// touchScript refreshes activity in place.
+// ARGV: now ms, new last activity ms, new idle deadline ms.
+var touchScript = redis.NewScript(luaLib + `
+local v = redis.call('GET', KEYS[1])
+if not v then return 1 end
+local e = parse(v)
+if not e then return 3 end
+local now = tonumber(ARGV[1])
+if dead(e, now) then return 1 end
+local last, idle = tonumber(ARGV[2]), tonumber(ARGV[3])
+store(KEYS[1], rebuild(v, e, last, idle), math.min(idle, e.abs) - now)
+return 0
+`)
+
+// getTouchScript returns the live value, refreshed first when its last
+// activity is before touchBefore; 1 when there is none. A value it cannot
+// parse is returned as it is, for Go to report as corrupt.
+// ARGV: now ms, touchBefore ms, idle timeout ms.
+var getTouchScript = redis.NewScript(luaLib + `
+local v = redis.call('GET', KEYS[1])
+if not v then return 1 end
+local e = parse(v)
+if not e then return v end
+local now = tonumber(ARGV[1])
+if dead(e, now) then return 1 end
+if e.last < tonumber(ARGV[2]) then
+  local idle = math.min(now + tonumber(ARGV[3]), e.abs)
+  v = rebuild(v, e, now, idle)
+  store(KEYS[1], v, idle - now)
+end
+return v
+`)
+
+// copyInScript writes the value unless a live entry at a version >= the
+// given one holds the key. Returns 1 when it wrote.
+// ARGV: version bytes, now ms, value, ttl ms.
+var copyInScript = redis.NewScript(luaLib + `
+local v = redis.call('GET', KEYS[1])
+local now = tonumber(ARGV[2])
+if v then
+  local e = parse(v)
+  if e and not dead(e, now) and newer(e.ver, ARGV[1]) then return 0 end
+end
+store(KEYS[1], ARGV[3], tonumber(ARGV[4]))
+return 1
+`)
+
+// deleteUserScript deletes the value if it belongs to the user. Returns 1
+// when it deleted a live entry, 0 when the key was missing or dead (and is
+// now gone), -1 when it belongs to someone else or cannot be parsed (left
+// alone).
+// ARGV: user id segment (as appendUserID writes it), now ms.
+var deleteUserScript = redis.NewScript(luaLib + `
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local e = parse(v)
+if not e or e.uid ~= ARGV[1] then return -1 end
+redis.call('DEL', KEYS[1])
+if dead(e, tonumber(ARGV[2])) then return 0 end
+return 1
+`)
+
+// runScript runs one script on key: EVALSHA, and EVAL when the server
+// does not have it cached (after a restart or a SCRIPT FLUSH).
+func runScript(ctx context.Context, c redis.UniversalClient, s *redis.Script, key string, args ...any) (any, error) {
+	return s.Run(ctx, c, []string{key}, args...).Result()
+}
+
+// scriptCall is one script run within a pipeline.
+type scriptCall struct {
+	script *redis.Script
+	key    string
+	args   []any
+	cmd    *redis.Cmd
+	result any
+}
+
+// isNoScript reports whether err means the script is not cached.
+func isNoScript(err error) bool {
+	return err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT"))
+}
+
+// runScripts sends calls (with EVALSHA) and the commands extra queues in one
+// pipeline: one round trip. Calls that meet NOSCRIPT are sent again with
+// EVAL, which caches them (a second round trip, after a restart only); the
+// other commands are not repeated. It stores each call's result, and
+// returns the first error of a call or, when all calls succeeded, of an
+// extra command: a write whose index update failed is reported, so callers
+// never believe an unindexed session is indexed.
+func runScripts(ctx context.Context, c redis.UniversalClient, calls []scriptCall, extra func(redis.Pipeliner)) error {
+	cmds, _ := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := range calls {
+			calls[i].cmd = calls[i].script.EvalSha(ctx, p, []string{calls[i].key}, calls[i].args...)
+		}
+		if extra != nil {
+			extra(p)
+		}
+		return nil
+	})
+	var retry []int
+	for i := range calls {
+		if isNoScript(calls[i].cmd.Err()) {
+			retry = append(retry, i)
+		}
+	}
+	if len(retry) > 0 {
+		_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, i := range retry {
+				calls[i].cmd = calls[i].script.Eval(ctx, p, []string{calls[i].key}, calls[i].args...)
+			}
+			return nil
+		})
+	}
+	for i := range calls {
+		r, err := calls[i].cmd.Result()
+		if err != nil {
+			return err
+		}
+		calls[i].result = r
+	}
+	for _, cmd := range cmds[len(calls):] {
+		if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+	}
+	return nil
+}
+
+// scriptPipeline runs one script on key together with the commands extra
+// queues (see runScripts) and returns the script's result.
+func (s *Store) scriptPipeline(ctx context.Context, sc *redis.Script, key string, args []any, extra func(redis.Pipeliner)) (any, error) {
+	calls := []scriptCall{{script: sc, key: key, args: args}}
+	if err := runScripts(ctx, s.c, calls, extra); err != nil {
+		return nil, err
+	}
+	return calls[0].result, nil
+}
