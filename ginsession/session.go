@@ -484,7 +484,7 @@ func (s *Session) writeCookie(now time.Time) {
 	case s.entry != nil && (s.setCookie || s.m.cfg.PersistentCookie && s.dirtyCookie(now)):
 		maxAge := 0
 		if s.m.cfg.PersistentCookie {
-			maxAge = max(int(s.entry.AbsoluteDeadline.Sub(now)/time.Second), 1)
+			maxAge = max(int((s.entry.AbsoluteDeadline.Sub(now)+time.Second-1)/time.Second), 1) // round up: ms truncation must not shave a second
 		}
 		s.c.Writer.Header().Add("Set-Cookie", s.m.cookie(s.token.String(), maxAge).String())
 	case s.entry == nil && s.clearCookie:

@@ -1,0 +1,273 @@
+package ginsession_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vedfolnir/sessions/dbstore"
+	"github.com/vedfolnir/sessions/ginsession"
+	"github.com/vedfolnir/sessions/store"
+)
+
+func init() { gin.SetMode(gin.TestMode) }
+
+// counting wraps a real store and counts calls, so tests can prove that a
+// request made no store call at all.
+type counting struct {
+	store.Store
+	gets, puts, deletes, touches atomic.Int64
+}
+
+func (c *counting) Get(ctx context.Context, key string) (*store.Entry, error) {
+	c.gets.Add(1)
+	return c.Store.Get(ctx, key)
+}
+
+func (c *counting) Put(ctx context.Context, e *store.Entry, prev uint64) error {
+	c.puts.Add(1)
+	return c.Store.Put(ctx, e, prev)
+}
+
+func (c *counting) Delete(ctx context.Context, key string) error {
+	c.deletes.Add(1)
+	return c.Store.Delete(ctx, key)
+}
+
+func (c *counting) Touch(ctx context.Context, key string, la, idle time.Time) error {
+	c.touches.Add(1)
+	return c.Store.Touch(ctx, key, la, idle)
+}
+
+func (c *counting) total() int64 {
+	return c.gets.Load() + c.puts.Load() + c.deletes.Load() + c.touches.Load()
+}
+
+// sqliteStore opens a real SQLite store in a temp dir.
+func sqliteStore(t testing.TB) *dbstore.Store {
+	t.Helper()
+	st, err := dbstore.Open(context.Background(), filepath.Join(t.TempDir(), "sessions.db"), dbstore.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+func testKeyring(t testing.TB) *store.Keyring {
+	t.Helper()
+	kr, err := store.ParseKeyring(store.GenerateKey())
+	require.NoError(t, err)
+	return kr
+}
+
+// clock is an injectable clock for timeout tests.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+type app struct {
+	t      testing.TB
+	srv    *httptest.Server
+	store  *counting
+	mgr    *ginsession.Manager
+	events *eventLog
+}
+
+type eventLog struct {
+	mu     sync.Mutex
+	events []ginsession.Event
+}
+
+func (l *eventLog) add(e ginsession.Event) {
+	l.mu.Lock()
+	l.events = append(l.events, e)
+	l.mu.Unlock()
+}
+
+func (l *eventLog) kinds() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, e := range l.events {
+		k := string(e.Kind)
+		if e.Detail != "" && e.Kind == ginsession.EventRejected {
+			k += ":" + e.Detail
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// newApp starts a real HTTP server with the middleware on st (SQLite when
+// nil) and a few routes the tests drive.
+func newApp(t testing.TB, st store.Store, tweak func(*ginsession.Config)) *app {
+	t.Helper()
+	if st == nil {
+		st = sqliteStore(t)
+	}
+	a := &app{t: t, store: &counting{Store: st}, events: &eventLog{}}
+	cfg := ginsession.Config{
+		Store:          a.store,
+		Keyring:        testKeyring(t),
+		InsecureCookie: true, // httptest serves plain HTTP; the cookie jar drops Secure cookies there
+		OnEvent:        []ginsession.EventHandler{a.events.add},
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	mgr, err := ginsession.NewManager(cfg)
+	require.NoError(t, err)
+	a.mgr = mgr
+	r := gin.New()
+	r.Use(mgr.Middleware())
+	r.GET("/untouched", func(c *gin.Context) { c.String(200, "ok") })
+	r.GET("/get/:key", func(c *gin.Context) {
+		v, err := ginsession.Get[string](ginsession.Current(c), c.Param("key"))
+		if err != nil {
+			c.String(404, "missing")
+			return
+		}
+		c.String(200, v)
+	})
+	r.POST("/set/:key", func(c *gin.Context) {
+		if d, err := time.ParseDuration(c.Query("sleep")); err == nil {
+			_ = ginsession.Current(c).Set("touch", "x") // load before sleeping
+			time.Sleep(d)
+		}
+		if err := ginsession.Current(c).Set(c.Param("key"), c.Query("v")); err != nil {
+			c.String(400, err.Error())
+			return
+		}
+		c.String(200, "set")
+	})
+	r.POST("/login/:id", func(c *gin.Context) {
+		if err := ginsession.Login(c, ginsession.User{ID: c.Param("id"), Username: "u" + c.Param("id"), Role: "user"}); err != nil {
+			c.String(500, err.Error())
+			return
+		}
+		c.String(200, "in")
+	})
+	r.POST("/logout", func(c *gin.Context) {
+		if err := ginsession.Logout(c); err != nil {
+			c.String(500, err.Error())
+			return
+		}
+		c.String(200, "out")
+	})
+	r.GET("/whoami", func(c *gin.Context) {
+		u, ok := ginsession.CurrentUser(c)
+		if !ok {
+			c.String(200, "anonymous")
+			return
+		}
+		c.String(200, u.ID)
+	})
+	r.GET("/keys", func(c *gin.Context) {
+		keys, err := ginsession.Current(c).Keys()
+		if err != nil {
+			c.String(500, err.Error())
+			return
+		}
+		c.JSON(200, keys)
+	})
+	r.GET("/stream", func(c *gin.Context) {
+		_ = ginsession.Current(c).Set("streamed", "yes")
+		c.Header("Content-Type", "text/event-stream")
+		for i := range 3 {
+			c.SSEvent("tick", i)
+			c.Writer.Flush()
+		}
+	})
+	a.srv = httptest.NewServer(r)
+	t.Cleanup(a.srv.Close)
+	return a
+}
+
+type client struct {
+	t   testing.TB
+	a   *app
+	hc  *http.Client
+	jar *cookiejar.Jar
+}
+
+func (a *app) client() *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: a.t, a: a, hc: &http.Client{Jar: jar}, jar: jar}
+}
+
+func (c *client) do(method, path string, header http.Header) (*http.Response, string) {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.a.srv.URL+path, nil)
+	require.NoError(c.t, err)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := c.hc.Do(req)
+	require.NoError(c.t, err)
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	return resp, string(body)
+}
+
+func (c *client) get(path string) string {
+	c.t.Helper()
+	resp, body := c.do("GET", path, nil)
+	require.Less(c.t, resp.StatusCode, 500, body)
+	return body
+}
+
+func (c *client) post(path string) string {
+	c.t.Helper()
+	resp, body := c.do("POST", path, nil)
+	require.Less(c.t, resp.StatusCode, 500, body)
+	return body
+}
+
+// cookie returns the session cookie the jar holds ("" for none).
+func (c *client) cookie() string {
+	u, _ := url.Parse(c.a.srv.URL)
+	for _, ck := range c.jar.Cookies(u) {
+		if ck.Name == c.a.mgr.CookieName() {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+func (c *client) setCookie(v string) {
+	u, _ := url.Parse(c.a.srv.URL)
+	c.jar.SetCookies(u, []*http.Cookie{{Name: c.a.mgr.CookieName(), Value: v, Path: "/"}})
+}
+
+func containsAll(s string, parts ...string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
