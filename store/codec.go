@@ -94,6 +94,19 @@ var encPool = sync.Pool{New: func() any {
 	return s
 }}
 
+// decState is a pooled decoder and its reader. It holds no data between
+// uses.
+type decState struct {
+	r   bytes.Reader
+	dec *msgpack.Decoder
+}
+
+var decPool = sync.Pool{New: func() any {
+	s := new(decState)
+	s.dec = msgpack.NewDecoder(nil)
+	return s
+}}
+
 // maxPooledBuf keeps one oversized encode from pinning its buffer.
 const maxPooledBuf = 64 << 10
 
@@ -179,10 +192,16 @@ func decodeInto(raw []byte, v any, hasTime bool, maxDepth int) (err error) {
 			err = fmt.Errorf("%w: decoder failure: %v", ErrDecode, r)
 		}
 	}()
-	dec := msgpack.NewDecoder(bytes.NewReader(raw))
-	dec.UseLooseInterfaceDecoding(true)
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %w", ErrDecode, err)
+	st := decPool.Get().(*decState)
+	st.r.Reset(raw)
+	st.dec.Reset(&st.r) // clears every option
+	st.dec.UseLooseInterfaceDecoding(true)
+	derr := st.dec.Decode(v)
+	st.r.Reset(nil)
+	st.dec.Reset(nil)
+	decPool.Put(st)
+	if derr != nil {
+		return fmt.Errorf("%w: %w", ErrDecode, derr)
 	}
 	if hasTime {
 		timesToUTC(rv.Elem(), maxDepth+2)

@@ -84,8 +84,9 @@
 // millisecond for a month is 2^31.3 seals), and a nonce repeated across two
 // sessions is harmless because their keys differ. Store keys are 256-bit
 // hashes of random tokens, so two sessions never share an entry key.
-// Deriving costs one HKDF and one AES key schedule per seal or open, about
-// a microsecond; nothing secret is cached.
+// Deriving costs one HKDF and one AES key schedule per seal or open: a seal
+// or open of a typical session takes a few microseconds in all, small next
+// to one round trip to the store, so nothing secret is cached.
 //
 // Threat model. The envelope protects session values from whoever can read
 // or write the backend but does not hold the ring: a leaked Redis dump or
