@@ -1,0 +1,23 @@
+package metrics_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/vedfolnir/sessions/dbstore"
+	"github.com/vedfolnir/sessions/internal/testserver"
+)
+
+func TestMain(m *testing.M) { testserver.Main(m) }
+
+// sqliteStore opens a real SQLite store in a temp dir, closed at cleanup.
+func sqliteStore(t testing.TB) *dbstore.Store {
+	t.Helper()
+	st, err := dbstore.Open(context.Background(), filepath.Join(t.TempDir(), "sessions.db"), dbstore.Options{DisableSweeper: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
