@@ -92,6 +92,24 @@ type Config struct {
 	// session.
 	RecordDevice bool
 
+	// MaxSessionsPerUser caps a user's live sessions; 0 means no cap.
+	MaxSessionsPerUser int
+	// LimitPolicy applies when a login would pass MaxSessionsPerUser.
+	// Default LimitEvictOldest.
+	LimitPolicy LimitPolicy
+
+	// Fingerprint binds sessions to the client (opt-in).
+	Fingerprint FingerprintOptions
+
+	// RotateEvery rotates the token of a session this often (opt-in; 0 is
+	// off). The old token keeps working for RotateGrace and leads to the new
+	// one, so open tabs and in-flight requests are not logged out.
+	// Privilege changes (Login, Rotate) never have a grace window.
+	RotateEvery time.Duration
+	// RotateGrace is how long a periodically rotated token stays valid.
+	// Default 30s.
+	RotateGrace time.Duration
+
 	// OnRotate hooks run, in order, before every token rotation. Any error
 	// vetoes the rotation.
 	OnRotate []RotateHook
@@ -132,6 +150,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxConflictRetries == 0 {
 		c.MaxConflictRetries = 64
 	}
+	if c.RotateGrace == 0 {
+		c.RotateGrace = 30 * time.Second
+	}
 	if c.Limits.MaxSize <= 0 {
 		c.Limits.MaxSize = store.DefaultMaxSize
 	}
@@ -167,6 +188,18 @@ func (c Config) validate() error {
 		return bad("AbsoluteTimeout", "must be positive")
 	case c.TouchInterval < 0 || c.TouchInterval > c.IdleTimeout:
 		return bad("TouchInterval", "must be between 0 and IdleTimeout")
+	case c.MaxSessionsPerUser < 0:
+		return bad("MaxSessionsPerUser", "must be 0 (no cap) or positive")
+	case c.LimitPolicy != LimitEvictOldest && c.LimitPolicy != LimitRejectNew:
+		return bad("LimitPolicy", "unknown policy %d", c.LimitPolicy)
+	case c.RotateEvery < 0 || c.RotateGrace < 0:
+		return bad("RotateEvery", "must be positive")
+	case c.RotateEvery > 0 && c.RotateEvery <= c.RotateGrace:
+		return bad("RotateEvery", "must be longer than RotateGrace")
+	case c.Fingerprint.IPv4PrefixBits < 0 || c.Fingerprint.IPv4PrefixBits > 32:
+		return bad("Fingerprint.IPv4PrefixBits", "must be 0..32")
+	case c.Fingerprint.IPv6PrefixBits < 0 || c.Fingerprint.IPv6PrefixBits > 128:
+		return bad("Fingerprint.IPv6PrefixBits", "must be 0..128")
 	case c.StoreTimeout < 0:
 		return bad("StoreTimeout", "must be positive")
 	case c.MaxConflictRetries < 0:

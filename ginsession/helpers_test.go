@@ -51,6 +51,15 @@ func (c *counting) Touch(ctx context.Context, key string, la, idle time.Time) er
 	return c.Store.Touch(ctx, key, la, idle)
 }
 
+// The per-user index passes through, so the manager still finds it.
+func (c *counting) ListUser(ctx context.Context, userID string) ([]*store.Entry, error) {
+	return c.Store.(store.UserIndex).ListUser(ctx, userID)
+}
+
+func (c *counting) DeleteUser(ctx context.Context, userID, keep string) (int, error) {
+	return c.Store.(store.UserIndex).DeleteUser(ctx, userID, keep)
+}
+
 func (c *counting) total() int64 {
 	return c.gets.Load() + c.puts.Load() + c.deletes.Load() + c.touches.Load()
 }
@@ -143,6 +152,8 @@ func newApp(t testing.TB, st store.Store, tweak func(*ginsession.Config)) *app {
 	require.NoError(t, err)
 	a.mgr = mgr
 	r := gin.New()
+	// gin trusts every proxy by default; a real deployment names its proxies.
+	require.NoError(t, r.SetTrustedProxies(nil))
 	r.Use(mgr.Middleware())
 	r.GET("/untouched", func(c *gin.Context) { c.String(200, "ok") })
 	r.GET("/get/:key", func(c *gin.Context) {
@@ -263,11 +274,29 @@ func (c *client) setCookie(v string) {
 	c.jar.SetCookies(u, []*http.Cookie{{Name: c.a.mgr.CookieName(), Value: v, Path: "/"}})
 }
 
-func containsAll(s string, parts ...string) bool {
-	for _, p := range parts {
-		if !strings.Contains(s, p) {
-			return false
-		}
-	}
-	return true
+
+// server is a second engine sharing an app's manager (and so its store),
+// reached with the same clients.
+type server struct {
+	t   testing.TB
+	srv *httptest.Server
+}
+
+func newServer(t testing.TB, h http.Handler) *server {
+	s := &server{t: t, srv: httptest.NewServer(h)}
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// do sends a request with the client's cookie for the app's host; both
+// servers are on 127.0.0.1, and cookies ignore ports.
+func (s *server) do(c *client, method, path string) (*http.Response, string) {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.srv.URL+path, nil)
+	require.NoError(s.t, err)
+	resp, err := c.hc.Do(req)
+	require.NoError(s.t, err)
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	return resp, string(body)
 }

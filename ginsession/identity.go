@@ -67,9 +67,19 @@ func (s *Session) Login(u User) error {
 	if s.entry != nil {
 		oldKey = s.entry.Key
 	}
-	if err := s.rotate("login", u.ID, now.Add(s.m.cfg.AbsoluteTimeout)); err != nil {
+	if err := s.rotate("login", u.ID, now.Add(s.m.cfg.AbsoluteTimeout), now); err != nil {
 		s.values, s.delta = oldValues, oldDelta
 		return err
+	}
+	ctx, cancel := s.m.storeCtx(s.c.Request.Context())
+	defer cancel()
+	if err := s.enforceLimit(ctx, u.ID, s.entry.Key); err != nil {
+		return err
+	}
+	if s.entry == nil {
+		// Concurrent logins of the same user ordered this one among the
+		// oldest, and the limit evicted it.
+		return ErrTooManySessions
 	}
 	ev := s.event(EventLogin, s.entry.Key, u.ID, "")
 	if oldKey != "" {
@@ -94,12 +104,13 @@ func (s *Session) Rotate(reason string) error {
 	if s.entry != nil {
 		abs, userID = s.entry.AbsoluteDeadline, s.entry.UserID
 	}
-	return s.rotate(reason, userID, abs)
+	return s.rotate(reason, userID, abs, time.Time{})
 }
 
 // rotate stores the session under a new token, then deletes the old entry.
-// abs zero means a new session's absolute deadline.
-func (s *Session) rotate(reason, userID string, abs time.Time) error {
+// abs zero means a new session's absolute deadline; created zero keeps the
+// session's creation time.
+func (s *Session) rotate(reason, userID string, abs, created time.Time) error {
 	now := s.m.cfg.Now()
 	tok := store.NewToken()
 	key := tok.Key()
@@ -117,15 +128,19 @@ func (s *Session) rotate(reason, userID string, abs time.Time) error {
 	if abs.IsZero() {
 		abs = now.Add(s.m.cfg.AbsoluteTimeout)
 	}
-	created := now
-	if s.entry != nil {
-		created = s.entry.Created
+	if created.IsZero() {
+		created = now
+		if s.entry != nil {
+			created = s.entry.Created
+		}
 	}
 	oldCSRF := s.values[keyCSRF]
 	s.put(keyCSRF, newCSRFRaw(s.m))
 	if s.entry == nil {
 		s.recordDevice()
 	}
+	s.bindFingerprint(tok)
+	s.markRotated(now)
 	payload, err := s.m.seal(key, s.values)
 	if err != nil {
 		s.restoreCSRF(oldCSRF)

@@ -37,6 +37,9 @@ func NewManager(cfg Config) (*Manager, error) {
 	m := &Manager{cfg: cfg}
 	m.getTouch, _ = cfg.Store.(store.GetToucher)
 	m.index, _ = cfg.Store.(store.UserIndex)
+	if cfg.MaxSessionsPerUser > 0 && m.index == nil {
+		return nil, fmt.Errorf("%w: MaxSessionsPerUser: the store has no per-user index", ErrConfig)
+	}
 	return m, nil
 }
 

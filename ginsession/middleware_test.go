@@ -502,6 +502,8 @@ func TestUntouchedAllocations(t *testing.T) {
 	}
 	added := measure(with) - measure(bare)
 	t.Logf("allocations added on the untouched path: %.0f", added)
-	assert.LessOrEqual(t, added, 3.0)
+	// The session struct and gin's lazily made Keys map (two allocations in
+	// Go's map layout); the race detector may add one.
+	assert.LessOrEqual(t, added, 4.0)
 	assert.Zero(t, a.store.total())
 }

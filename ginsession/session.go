@@ -31,6 +31,9 @@ const (
 	keyLoginTime = "\x00t"
 	keyFlashes   = "\x00f"
 	keyDevice    = "\x00d"
+	keyFinger    = "\x00p"
+	keyRotated   = "\x00r"
+	keyForward   = "\x00>"
 )
 
 // Session is one request's view of a session. It loads lazily: nothing is
@@ -58,6 +61,7 @@ type Session struct {
 	clear  bool              // Clear was called: the delta applies to an empty map
 	dirty  bool              // a save is needed (changes, or a re-seal under the active key)
 
+	flagged     bool // the fingerprint did not match (FingerprintFlag)
 	setCookie   bool // the token changed: send it
 	clearCookie bool // the client's cookie names no session: expire it
 }
@@ -122,8 +126,32 @@ func (s *Session) load() error {
 		s.reject(key, e.UserID, reason)
 		return nil
 	}
+	if fwd := vals[keyForward]; fwd != nil {
+		// A periodically rotated token inside its grace window.
+		var err error
+		if tok, e, vals, err = s.follow(ctx, tok, fwd); err != nil || e == nil {
+			s.loadErr = err
+			return err
+		}
+		s.setCookie = true
+	}
 	s.token, s.entry, s.values = tok, e, vals
 	s.dirty = stale // sealed under an old key: re-seal under the active one
+	if !s.checkFingerprint(tok) {
+		s.m.Emit(s.event(EventRejected, e.Key, e.UserID, RejectFingerprint))
+		if cfg.Fingerprint.Action == FingerprintFlag {
+			s.flagged = true
+		} else {
+			dctx, dcancel := s.m.storeCtx(s.c.Request.Context())
+			defer dcancel()
+			_ = cfg.Store.Delete(dctx, e.Key)
+			s.reset()
+			return nil
+		}
+	}
+	if cfg.RotateEvery > 0 && now.Sub(s.rotatedAt()) >= cfg.RotateEvery {
+		s.graceRotate(ctx, now)
+	}
 	return nil
 }
 
@@ -586,6 +614,18 @@ func (s *Session) update(ctx context.Context, now time.Time) error {
 		vals, _, reason := s.m.open(fresh)
 		if reason != "" {
 			return wrap("save", errors.New("fresh copy does not open: "+reason))
+		}
+		if fwd := vals[keyForward]; fwd != nil {
+			// Rotated meanwhile: carry this request's changes to the successor.
+			tok, succ, svals, err := s.follow(ctx, s.token, fwd)
+			if err != nil {
+				return wrap("save", err)
+			}
+			if succ == nil {
+				s.ended()
+				return nil
+			}
+			s.token, fresh, vals, s.setCookie = tok, succ, svals, true
 		}
 		for k, v := range s.delta {
 			if v == nil {

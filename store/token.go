@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 )
 
@@ -63,6 +65,10 @@ func canonical43(s string) bool {
 
 // String returns the token text, for the cookie.
 func (t Token) String() string { return string(t) }
+
+// Format redacts the token in fmt output (%v, %s, %q, ...): only an
+// explicit String call yields the secret.
+func (t Token) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, "[REDACTED]") }
 
 // LogValue redacts the token.
 func (t Token) LogValue() slog.Value { return slog.StringValue("[REDACTED]") }
