@@ -46,8 +46,12 @@ var errRange = errors.New("time out of range (more than 35,000 years from 1970)"
 // millis converts t to ms since the epoch, checking the range the Lua
 // scripts can handle exactly.
 func millis(t time.Time) (int64, error) {
+	// Check the seconds first: UnixMilli overflows for far times.
+	if sec := t.Unix(); sec > maxMillis/1000 || sec < -maxMillis/1000 {
+		return 0, errRange
+	}
 	ms := t.UnixMilli()
-	if ms > maxMillis || ms < -maxMillis || t.Year() > 30000 || t.Year() < -30000 {
+	if ms > maxMillis || ms < -maxMillis {
 		return 0, errRange
 	}
 	return ms, nil
