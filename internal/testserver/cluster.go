@@ -134,10 +134,14 @@ func startCluster(bin string) (nodes []*proc, addrs []string, err error) {
 			return nodes, addrs, fmt.Errorf("cluster node %s: addslots: %w", a, err)
 		}
 	}
-	for _, a := range addrs[1:] {
-		host, port, _ := net.SplitHostPort(a)
-		if _, err := redisDo(addrs[0], "CLUSTER", "MEET", host, port); err != nil {
-			return nodes, addrs, fmt.Errorf("cluster node %s: meet %s: %w", addrs[0], a, err)
+	// Every pair meets directly: faster than waiting for gossip to
+	// introduce the second and third nodes to each other.
+	for i, from := range addrs {
+		for _, to := range addrs[i+1:] {
+			host, port, _ := net.SplitHostPort(to)
+			if _, err := redisDo(from, "CLUSTER", "MEET", host, port); err != nil {
+				return nodes, addrs, fmt.Errorf("cluster node %s: meet %s: %w", from, to, err)
+			}
 		}
 	}
 
