@@ -131,7 +131,7 @@ func startSharedPG() outcome {
 		}
 		a := &admin{dsn: env}
 		if err := a.exec("SELECT 1"); err != nil {
-			return outcome{skip: fmt.Sprintf("DATABASE_URL (%s) does not answer: %v", u.Redacted(), err)}
+			return outcome{skip: fmt.Sprintf("DATABASE_URL (%s) cannot be used: %v", u.Redacted(), err)}
 		}
 		s.base, s.admin = env, a
 		atShutdown(a.close)
