@@ -1,0 +1,151 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/vedfolnir/sessions/ginsession"
+)
+
+// Environment variables of the example itself. The library's own
+// (REDIS_URL, SESSION_STORAGE, SESSION_COOKIE_*, ...) are read as the
+// library documents them.
+const (
+	envAddr        = "EXAMPLE_ADDR"     // listen address; default 127.0.0.1:8080
+	envDataDir     = "EXAMPLE_DATA_DIR" // SQLite file and generated key; default under os.UserCacheDir
+	envRedisURL    = "REDIS_URL"
+	envDatabaseURL = "DATABASE_URL"
+	envStorage     = "SESSION_STORAGE" // redis | database | hybrid
+	envKeys        = "SESSION_ENCRYPTION_KEYS"
+)
+
+const defaultAddr = "127.0.0.1:8080"
+
+// defaultDataDirPath is the user's cache directory plus
+// "vedfolnir-sessions-example" (~/.cache/... on Linux), or
+// ./.example-data when the system names no cache directory.
+func defaultDataDirPath() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "vedfolnir-sessions-example")
+	}
+	return ".example-data"
+}
+
+// Storage modes of SESSION_STORAGE.
+const (
+	modeRedis    = "redis"
+	modeDatabase = "database"
+	modeHybrid   = "hybrid"
+)
+
+// lookupFunc reads one configuration variable, like os.LookupEnv. Tests
+// pass a map instead of setting the process environment.
+type lookupFunc func(string) (string, bool)
+
+// mapLookup serves variables from m.
+func mapLookup(m map[string]string) lookupFunc {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+// appConfig is the example's whole configuration, read once at start.
+type appConfig struct {
+	Addr        string
+	DataDir     string
+	Storage     string // modeRedis, modeDatabase or modeHybrid
+	RedisURL    string
+	DatabaseURL string // "" means the SQLite file in DataDir
+	Session     ginsession.Config
+	// CookieSecureDefaulted: SESSION_COOKIE_SECURE was unset and Addr is a
+	// loopback address, so the cookie is sent over plain HTTP.
+	CookieSecureDefaulted bool
+	lookup                lookupFunc
+	Logger                *slog.Logger
+}
+
+// configFromLookup reads the configuration. Every bad value is reported,
+// naming its variable; nothing bad is silently replaced by a default.
+func configFromLookup(lookup lookupFunc, logger *slog.Logger) (appConfig, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	get := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
+	c := appConfig{
+		Addr:        get(envAddr),
+		DataDir:     get(envDataDir),
+		RedisURL:    get(envRedisURL),
+		DatabaseURL: get(envDatabaseURL),
+		Storage:     strings.ToLower(get(envStorage)),
+		lookup:      lookup,
+		Logger:      logger,
+	}
+	var errs []error
+	if c.Addr == "" {
+		c.Addr = defaultAddr
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("%s=%q: want host:port, e.g. %s", envAddr, c.Addr, defaultAddr))
+	}
+	if c.DataDir == "" {
+		c.DataDir = defaultDataDirPath()
+	}
+	switch c.Storage {
+	case "":
+		c.Storage = modeDatabase
+		if c.RedisURL != "" {
+			c.Storage = modeHybrid
+		}
+	case modeDatabase:
+	case modeRedis, modeHybrid:
+		if c.RedisURL == "" {
+			errs = append(errs, fmt.Errorf("%s=%s needs %s", envStorage, c.Storage, envRedisURL))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("%s=%q: want redis, database or hybrid", envStorage, c.Storage))
+	}
+	sc, err := ginsession.ConfigFromLookup(lookup)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if _, set := lookup(ginsession.EnvCookieSecure); !set && isLoopback(c.Addr) {
+		sc.InsecureCookie = true
+		c.CookieSecureDefaulted = true
+	}
+	sc.RecordDevice = true
+	sc.MaxSessionsPerUser = maxSessionsPerUser
+	sc.Logger = logger
+	c.Session = sc
+	return c, errors.Join(errs...)
+}
+
+// maxSessionsPerUser caps each demo user's live sessions; the oldest is
+// evicted by a login beyond it.
+const maxSessionsPerUser = 10
+
+// isLoopback reports whether addr's host is a loopback address or
+// "localhost".
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// sqlitePath is the embedded database file used when DATABASE_URL is unset.
+func (c appConfig) sqlitePath() string { return filepath.Join(c.DataDir, "sessions.db") }
+
+// keyFile holds the generated encryption key when SESSION_ENCRYPTION_KEYS
+// is unset.
+func (c appConfig) keyFile() string { return filepath.Join(c.DataDir, "session-key") }
+
+// envLookup is the process environment.
+var envLookup lookupFunc = os.LookupEnv
