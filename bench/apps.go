@@ -36,12 +36,14 @@ import (
 
 // Routes every implementation serves, with the same meaning everywhere.
 const (
-	// PathLogin (POST) creates the seed-shaped session: user 1 "alice"
-	// (admin), platform 1 "mastodon-main" (mastodon), created and
-	// last-activity times and a CSRF token. Answers "ok".
+	// PathLogin (POST, optional ?u=N) creates the seed-shaped session:
+	// user 1 "alice" (admin), platform 1 "mastodon-main" (mastodon),
+	// created and last-activity times and a CSRF token. ?u=N logs in user
+	// N instead (named by [Username]), so many sessions can belong to many
+	// users. Answers "ok".
 	PathLogin = "/login"
 	// PathRead (GET) reads two values, the username and the platform
-	// connection id, and answers them as "alice 1".
+	// connection id, and answers them as "alice 1" (see [ReadBody]).
 	PathRead = "/read"
 	// PathWrite (POST ?v=N) writes one value, last_seen = N. Answers "ok".
 	PathWrite = "/write"
@@ -61,6 +63,23 @@ const (
 	SeedUsername = "alice"
 	SeedRole     = "admin"
 )
+
+// Username is the name of user id: "alice" for the seed user 1, "user<id>"
+// for the others.
+func Username(id int) string {
+	if id == SeedUserID {
+		return SeedUsername
+	}
+	return "user" + strconv.Itoa(id)
+}
+
+// loginUser returns the ?u= of a login request: the seed user by default.
+func loginUser(c *gin.Context) int {
+	if u := queryInt(c, "u"); u > 0 {
+		return u
+	}
+	return SeedUserID
+}
 
 // Platform is one platform connection of the seed user.
 type Platform struct {
@@ -160,9 +179,9 @@ type App struct {
 	// Redis reports whether the implementation keeps sessions in Redis.
 	Redis bool
 	// SessionKeys returns the Redis keys that hold the session of a
-	// cookie value: the session key, and ours' per-user index key. Nil
-	// when sessions are not in Redis.
-	SessionKeys func(cookie string) ([]string, error)
+	// cookie value logged in as user: the session key, and ours' per-user
+	// index key. Nil when sessions are not in Redis.
+	SessionKeys func(cookie string, user int) ([]string, error)
 
 	rt      *RoundTrips
 	closers []func() error
@@ -264,8 +283,9 @@ func ok(c *gin.Context) { c.String(http.StatusOK, "ok") }
 
 func fail(c *gin.Context, err error) { c.String(http.StatusInternalServerError, err.Error()) }
 
-// readBody is PathRead's answer.
-func readBody(username string, platformID int) string {
+// ReadBody is PathRead's answer for a session of username on platformID.
+// The implementations without sessions always answer ReadBody("alice", 1).
+func ReadBody(username string, platformID int) string {
 	return username + " " + strconv.Itoa(platformID)
 }
 
@@ -313,13 +333,13 @@ func buildOurs(a *App, env Env, plain bool) error {
 	}
 	a.Redis = true
 	a.CookieName = m.CookieName()
-	a.SessionKeys = func(cookie string) ([]string, error) {
+	a.SessionKeys = func(cookie string, user int) ([]string, error) {
 		if _, err := store.ParseToken(cookie); err != nil {
 			return nil, err
 		}
 		keys := []string{prefix + "session:" + store.KeyFromToken(cookie)}
 		if !plain {
-			sum := sha256.Sum256([]byte(strconv.Itoa(SeedUserID)))
+			sum := sha256.Sum256([]byte(strconv.Itoa(user)))
 			keys = append(keys, prefix+"user_sessions:"+base64.RawURLEncoding.EncodeToString(sum[:]))
 		}
 		return keys, nil
@@ -365,7 +385,8 @@ func oursRoutes(m *ginsession.Manager) http.Handler {
 	r := newEngine()
 	r.Use(m.Middleware())
 	r.POST(PathLogin, func(c *gin.Context) {
-		u := ginsession.User{ID: strconv.Itoa(SeedUserID), Username: SeedUsername, Role: SeedRole}
+		id := loginUser(c)
+		u := ginsession.User{ID: strconv.Itoa(id), Username: Username(id), Role: SeedRole}
 		if err := ginsession.Login(c, u); err != nil {
 			fail(c, err)
 			return
@@ -379,7 +400,7 @@ func oursRoutes(m *ginsession.Manager) http.Handler {
 	r.GET(PathRead, func(c *gin.Context) {
 		u, _ := ginsession.CurrentUser(c)
 		pid := ginsession.GetOr(ginsession.Current(c), kPlatformID, 0)
-		c.String(http.StatusOK, readBody(u.Username, pid))
+		c.String(http.StatusOK, ReadBody(u.Username, pid))
 	})
 	r.POST(PathWrite, func(c *gin.Context) {
 		if err := ginsession.Current(c).Set(kLastSeen, queryInt(c, "v")); err != nil {
@@ -430,11 +451,12 @@ func oursPlainRoutes(m *ginsession.Manager) http.Handler {
 	r.POST(PathLogin, func(c *gin.Context) {
 		s := ginsession.Current(c)
 		now := time.Now().UTC()
+		id := loginUser(c)
 		for _, kv := range []struct {
 			k string
 			v any
 		}{
-			{kUserID, SeedUserID}, {kUsername, SeedUsername}, {kRole, SeedRole},
+			{kUserID, id}, {kUsername, Username(id)}, {kRole, SeedRole},
 			{kCreatedAt, now}, {kLastAct, now}, {kCSRF, newCSRF()},
 		} {
 			if err := s.Set(kv.k, kv.v); err != nil {
@@ -452,7 +474,7 @@ func oursPlainRoutes(m *ginsession.Manager) http.Handler {
 		s := ginsession.Current(c)
 		name := ginsession.GetOr(s, kUsername, "")
 		pid := ginsession.GetOr(s, kPlatformID, 0)
-		c.String(http.StatusOK, readBody(name, pid))
+		c.String(http.StatusOK, ReadBody(name, pid))
 	})
 	r.POST(PathWrite, func(c *gin.Context) {
 		if err := ginsession.Current(c).Set(kLastSeen, queryInt(c, "v")); err != nil {
@@ -543,7 +565,7 @@ func buildGinContrib(a *App, env Env) error {
 	codecs := securecookie.CodecsFromPairs(authKey[:])
 	a.Redis = true
 	a.CookieName = ginContribCookie
-	a.SessionKeys = func(cookie string) ([]string, error) {
+	a.SessionKeys = func(cookie string, _ int) ([]string, error) {
 		var id string
 		if err := securecookie.DecodeMulti(ginContribCookie, cookie, &id, codecs...); err != nil {
 			return nil, err
@@ -564,8 +586,9 @@ func buildGinContrib(a *App, env Env) error {
 		s := ginsessions.Default(c)
 		now := time.Now().UTC()
 		p := Platforms[0]
-		s.Set(kUserID, SeedUserID)
-		s.Set(kUsername, SeedUsername)
+		id := loginUser(c)
+		s.Set(kUserID, id)
+		s.Set(kUsername, Username(id))
 		s.Set(kRole, SeedRole)
 		s.Set(kPlatformID, p.ID)
 		s.Set(kPlatName, p.Name)
@@ -579,7 +602,7 @@ func buildGinContrib(a *App, env Env) error {
 		s := ginsessions.Default(c)
 		name, _ := s.Get(kUsername).(string)
 		pid, _ := s.Get(kPlatformID).(int)
-		c.String(http.StatusOK, readBody(name, pid))
+		c.String(http.StatusOK, ReadBody(name, pid))
 	})
 	r.POST(PathWrite, func(c *gin.Context) {
 		s := ginsessions.Default(c)
@@ -642,7 +665,7 @@ func buildSCS(a *App, env Env, idle bool) error {
 	sm.Cookie.Secure = false
 	a.Redis = true
 	a.CookieName = sm.Cookie.Name
-	a.SessionKeys = func(cookie string) ([]string, error) { return []string{prefix + cookie}, nil }
+	a.SessionKeys = func(cookie string, _ int) ([]string, error) { return []string{prefix + cookie}, nil }
 
 	r := newEngine()
 	r.POST(PathLogin, func(c *gin.Context) {
@@ -653,8 +676,9 @@ func buildSCS(a *App, env Env, idle bool) error {
 		}
 		now := time.Now().UTC()
 		p := Platforms[0]
-		sm.Put(ctx, kUserID, SeedUserID)
-		sm.Put(ctx, kUsername, SeedUsername)
+		id := loginUser(c)
+		sm.Put(ctx, kUserID, id)
+		sm.Put(ctx, kUsername, Username(id))
 		sm.Put(ctx, kRole, SeedRole)
 		sm.Put(ctx, kPlatformID, p.ID)
 		sm.Put(ctx, kPlatName, p.Name)
@@ -666,7 +690,7 @@ func buildSCS(a *App, env Env, idle bool) error {
 	})
 	r.GET(PathRead, func(c *gin.Context) {
 		ctx := c.Request.Context()
-		c.String(http.StatusOK, readBody(sm.GetString(ctx, kUsername), sm.GetInt(ctx, kPlatformID)))
+		c.String(http.StatusOK, ReadBody(sm.GetString(ctx, kUsername), sm.GetInt(ctx, kPlatformID)))
 	})
 	r.POST(PathWrite, func(c *gin.Context) {
 		sm.Put(c.Request.Context(), kLastSeen, queryInt(c, "v"))
@@ -701,7 +725,7 @@ func buildSCS(a *App, env Env, idle bool) error {
 func buildNone(a *App) {
 	r := newEngine()
 	r.POST(PathLogin, ok)
-	r.GET(PathRead, func(c *gin.Context) { c.String(http.StatusOK, readBody(SeedUsername, Platforms[0].ID)) })
+	r.GET(PathRead, func(c *gin.Context) { c.String(http.StatusOK, ReadBody(SeedUsername, Platforms[0].ID)) })
 	r.POST(PathWrite, ok)
 	r.POST(PathSwitch, ok)
 	r.GET(PathUntouched, ok)
@@ -727,7 +751,7 @@ func buildFloor(a *App, env Env) error {
 		return err
 	}
 	a.Redis = true
-	a.SessionKeys = func(string) ([]string, error) { return []string{key}, nil }
+	a.SessionKeys = func(string, int) ([]string, error) { return []string{key}, nil }
 	set := func(c *gin.Context) {
 		if err := client.Set(c.Request.Context(), key, floorValue, 0).Err(); err != nil {
 			fail(c, err)
@@ -742,7 +766,7 @@ func buildFloor(a *App, env Env) error {
 			fail(c, err)
 			return
 		}
-		c.String(http.StatusOK, readBody(SeedUsername, Platforms[0].ID))
+		c.String(http.StatusOK, ReadBody(SeedUsername, Platforms[0].ID))
 	})
 	r.POST(PathWrite, set)
 	r.POST(PathSwitch, set)

@@ -68,7 +68,7 @@ func newSuite(tb testing.TB, names []string, sessions int) *suite {
 			tb.Fatalf("%s: %v", name, err)
 		}
 		if a.Redis && bench.HasSession(name) {
-			keys, err := a.SessionKeys(first)
+			keys, err := a.SessionKeys(first, bench.SeedUserID)
 			if err != nil {
 				tb.Fatalf("%s: %v", name, err)
 			}

@@ -56,22 +56,23 @@ func Login(a *App, do Doer) (string, error) {
 // and the dump holds all nine seed fields. do nil serves in-process. It
 // returns the first failure, naming the step.
 func Verify(ctx context.Context, a *App, do Doer, rdb goredis.UniversalClient) error {
-	if do == nil {
+	inProcess := do == nil
+	if inProcess {
 		do = a.Doer()
 	}
-	if err := verify(ctx, a, do, rdb); err != nil {
+	if err := verify(ctx, a, do, rdb, inProcess); err != nil {
 		return fmt.Errorf("bench: %s does not pass its correctness check: %w", a.Name, err)
 	}
 	return nil
 }
 
-func verify(ctx context.Context, a *App, do Doer, rdb goredis.UniversalClient) error {
+func verify(ctx context.Context, a *App, do Doer, rdb goredis.UniversalClient, inProcess bool) error {
 	cookie, err := Login(a, do)
 	if err != nil {
 		return err
 	}
 	if a.Redis && rdb != nil {
-		keys, err := a.SessionKeys(cookie)
+		keys, err := a.SessionKeys(cookie, SeedUserID)
 		if err != nil {
 			return fmt.Errorf("session keys of the cookie: %w", err)
 		}
@@ -105,19 +106,19 @@ func verify(ctx context.Context, a *App, do Doer, rdb goredis.UniversalClient) e
 		}
 		return nil
 	}
-	if err := call(http.MethodGet, PathRead, true, readBody(SeedUsername, 1)); err != nil {
+	if err := call(http.MethodGet, PathRead, true, ReadBody(SeedUsername, 1)); err != nil {
 		return err
 	}
 	if err := call(http.MethodGet, PathUntouched, true, "ok"); err != nil {
 		return err
 	}
 	if !HasSession(a.Name) {
-		if a.Redis && a.RoundTrips() == 0 {
+		if a.Redis && inProcess && a.RoundTrips() == 0 {
 			return fmt.Errorf("%s made no Redis round trip", a.Name)
 		}
 		return nil
 	}
-	if r, err := do(http.MethodGet, PathRead, ""); err != nil || r.Body == readBody(SeedUsername, 1) {
+	if r, err := do(http.MethodGet, PathRead, ""); err != nil || r.Body == ReadBody(SeedUsername, 1) {
 		return fmt.Errorf("read without a cookie answered %q (%v): the answer does not come from the session", r.Body, err)
 	}
 	v := rand.IntN(1_000_000) + 1
@@ -127,7 +128,7 @@ func verify(ctx context.Context, a *App, do Doer, rdb goredis.UniversalClient) e
 	if err := call(http.MethodPost, PathSwitch+"?p=2", true, "ok"); err != nil {
 		return err
 	}
-	if err := call(http.MethodGet, PathRead, true, readBody(SeedUsername, 2)); err != nil {
+	if err := call(http.MethodGet, PathRead, true, ReadBody(SeedUsername, 2)); err != nil {
 		return err
 	}
 	r, err := do(http.MethodGet, PathDump, cookie)

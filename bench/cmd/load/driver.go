@@ -1,0 +1,367 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vedfolnir/sessions/bench"
+)
+
+// isTerminal: the progress line rewrites itself on a terminal, and is one
+// line per second otherwise.
+var isTerminal = func() bool {
+	fi, err := os.Stderr.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}()
+
+// op is one kind of request of the mix.
+type op int
+
+const (
+	opRead op = iota
+	opWrite
+	opSwitch
+	opUntouched
+	nOps
+)
+
+var opNames = [nOps]string{"read", "write", "switch", "untouched"}
+
+// mix is the cumulative weights of the ops, out of total.
+type mix struct {
+	cum   [nOps]int
+	total int
+	text  string
+}
+
+// parseMix reads "read=70,write=20,switch=10".
+func parseMix(s string) (mix, error) {
+	var m mix
+	var w [nOps]int
+	for part := range strings.SplitSeq(s, ",") {
+		name, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+		n, err := strconv.Atoi(val)
+		i := slices.Index(opNames[:], name)
+		if !ok || err != nil || n < 0 || i < 0 {
+			return m, fmt.Errorf("-mix %q: want name=weight,... with names %s", s, strings.Join(opNames[:], ", "))
+		}
+		w[i] += n
+	}
+	for i := range w {
+		m.total += w[i]
+		m.cum[i] = m.total
+	}
+	if m.total == 0 {
+		return m, fmt.Errorf("-mix %q: all weights are zero", s)
+	}
+	m.text = s
+	return m, nil
+}
+
+func (m mix) pick(r *rand.Rand) op {
+	x := r.IntN(m.total)
+	for i, c := range m.cum {
+		if x < c {
+			return op(i)
+		}
+	}
+	return opRead
+}
+
+// loadConfig is one run of the virtual users against one server.
+type loadConfig struct {
+	impl      string
+	base      string
+	users     int
+	firstUser int // user id of virtual user 0
+	duration  time.Duration
+	warmup    time.Duration
+	rate      float64 // requests/s in total; 0 = closed loop
+	mix       mix
+	progress  bool
+	onWindow  func(start bool) // called at the start and the end of the measured window
+}
+
+// result is what one run measured.
+type result struct {
+	requests  int64
+	errors    int64
+	firstErrs []string
+	elapsed   time.Duration
+	lat       []time.Duration // sorted
+	byOp      [nOps]int64
+}
+
+func (r *result) throughput() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.requests) / r.elapsed.Seconds()
+}
+
+// pct returns the p-quantile (0..1) of the latencies.
+func (r *result) pct(p float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p*float64(len(r.lat)))) - 1
+	return r.lat[max(0, min(i, len(r.lat)-1))]
+}
+
+// vu is one virtual user: its own connection, its own cookie jar, its own
+// session.
+type vu struct {
+	id       int
+	user     int
+	client   *http.Client
+	platform int
+	rng      *rand.Rand
+	lat      []time.Duration
+	errs     int64
+	firstErr string
+}
+
+func newVU(i, user int) *vu {
+	jar, _ := cookiejar.New(nil)
+	tr := &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConns:        1,
+		MaxIdleConnsPerHost: 1,
+		MaxConnsPerHost:     1,
+		DisableCompression:  true,
+		IdleConnTimeout:     time.Minute,
+	}
+	return &vu{
+		id: i, user: user, platform: 1,
+		client: &http.Client{Transport: tr, Jar: jar, Timeout: 30 * time.Second},
+		rng:    rand.New(rand.NewPCG(uint64(i)+1, 0x5e55)),
+	}
+}
+
+func (v *vu) close() { v.client.CloseIdleConnections() }
+
+// do sends one request and checks its answer; want "" accepts any 200.
+func (v *vu) do(method, target, want string) error {
+	req, err := http.NewRequest(method, target, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := v.client.Do(req)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	_ = resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK || (want != "" && string(body) != want) {
+		return fmt.Errorf("%s %s: %d %q, want %q", method, strings.SplitN(target, "/", 4)[3], resp.StatusCode, body, want)
+	}
+	return nil
+}
+
+// step sends one request of the mix and checks that the session answers
+// what this user last wrote.
+func (v *vu) step(cfg *loadConfig, o op) error {
+	b := cfg.base
+	switch o {
+	case opWrite:
+		return v.do(http.MethodPost, b+bench.PathWrite+"?v="+strconv.Itoa(v.rng.IntN(1<<30)), "ok")
+	case opSwitch:
+		p := 3 - v.platform // 1 <-> 2
+		if err := v.do(http.MethodPost, b+bench.PathSwitch+"?p="+strconv.Itoa(p), "ok"); err != nil {
+			return err
+		}
+		if bench.HasSession(cfg.impl) {
+			v.platform = p
+		}
+		return nil
+	case opUntouched:
+		return v.do(http.MethodGet, b+bench.PathUntouched, "ok")
+	default:
+		want := bench.ReadBody(bench.SeedUsername, 1)
+		if bench.HasSession(cfg.impl) {
+			want = bench.ReadBody(bench.Username(v.user), v.platform)
+		}
+		return v.do(http.MethodGet, b+bench.PathRead, want)
+	}
+}
+
+func (v *vu) fail(err error) {
+	v.errs++
+	if v.firstErr == "" {
+		v.firstErr = err.Error()
+	}
+}
+
+// runLoad logs every virtual user in, warms up, then measures the mix for
+// cfg.duration.
+func runLoad(cfg loadConfig) (*result, error) {
+	vus := make([]*vu, cfg.users)
+	for i := range vus {
+		vus[i] = newVU(i, cfg.firstUser+i)
+	}
+	defer func() {
+		for _, v := range vus {
+			v.close()
+		}
+	}()
+	// Log in, 64 at a time.
+	var loginErr atomic.Pointer[error]
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for _, v := range vus {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := v.do(http.MethodPost, cfg.base+bench.PathLogin+"?u="+strconv.Itoa(v.user), "ok"); err != nil {
+				loginErr.CompareAndSwap(nil, &err)
+			}
+		}()
+	}
+	wg.Wait()
+	if p := loginErr.Load(); p != nil {
+		return nil, fmt.Errorf("login of the virtual users: %w", *p)
+	}
+	if bench.HasSession(cfg.impl) {
+		u, _ := url.Parse(cfg.base)
+		if len(vus[0].client.Jar.Cookies(u)) == 0 {
+			return nil, errors.New("the login set no cookie the client keeps")
+		}
+	}
+
+	t0 := time.Now()
+	start := t0.Add(cfg.warmup)
+	end := start.Add(cfg.duration)
+	var sent atomic.Int64
+	var failed atomic.Int64
+	var byOp [nOps]atomic.Int64
+	for _, v := range vus {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v.run(&cfg, start, end, &sent, &failed, &byOp)
+		}()
+	}
+	stopProgress := make(chan struct{})
+	progressDone := make(chan struct{})
+	var inWindow atomic.Bool
+	go func() {
+		defer close(progressDone)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		var last int64
+		lastT := time.Now()
+		for {
+			select {
+			case <-stopProgress:
+				if cfg.progress && isTerminal {
+					fmt.Fprint(os.Stderr, "\r\033[K")
+				}
+				return
+			case now := <-tick.C:
+				if !cfg.progress {
+					continue
+				}
+				n := sent.Load()
+				phase, el, total := "warm-up", now.Sub(t0), cfg.warmup
+				if inWindow.Load() {
+					phase, el, total = "measure", now.Sub(start), cfg.duration
+				}
+				rate := float64(n-last) / now.Sub(lastT).Seconds()
+				last, lastT = n, now
+				line := fmt.Sprintf("  %-12s %s %3.0fs/%.0fs %9d req %7.0f req/s %6d errors",
+					cfg.impl, phase, el.Seconds(), total.Seconds(), n, rate, failed.Load())
+				if isTerminal {
+					fmt.Fprint(os.Stderr, "\r\033[K"+line)
+				} else {
+					fmt.Fprintln(os.Stderr, line)
+				}
+			}
+		}
+	}()
+	time.Sleep(time.Until(start))
+	inWindow.Store(true)
+	if cfg.onWindow != nil {
+		cfg.onWindow(true)
+	}
+	time.Sleep(time.Until(end))
+	if cfg.onWindow != nil {
+		cfg.onWindow(false)
+	}
+	wg.Wait()
+	close(stopProgress)
+	<-progressDone
+
+	res := &result{elapsed: cfg.duration}
+	for _, v := range vus {
+		res.lat = append(res.lat, v.lat...)
+		res.errors += v.errs
+		if v.firstErr != "" && len(res.firstErrs) < 5 {
+			res.firstErrs = append(res.firstErrs, v.firstErr)
+		}
+	}
+	slices.Sort(res.lat)
+	res.requests = int64(len(res.lat))
+	for i := range byOp {
+		res.byOp[i] = byOp[i].Load()
+	}
+	return res, nil
+}
+
+// run is the user's loop: closed (next request when the last answered) or,
+// with a rate, open (Poisson arrivals, latency counted from the scheduled
+// time, so a stalled server cannot hide its queue).
+func (v *vu) run(cfg *loadConfig, start, end time.Time, sent, failed *atomic.Int64, byOp *[nOps]atomic.Int64) {
+	var mean time.Duration
+	next := time.Now()
+	if cfg.rate > 0 {
+		mean = time.Duration(float64(cfg.users) / cfg.rate * float64(time.Second))
+		next = next.Add(time.Duration(v.rng.ExpFloat64() * float64(mean)))
+	}
+	for {
+		if cfg.rate > 0 {
+			if d := time.Until(next); d > 0 {
+				time.Sleep(d)
+			}
+		} else {
+			next = time.Now()
+		}
+		if !next.Before(end) {
+			return
+		}
+		o := cfg.mix.pick(v.rng)
+		err := v.step(cfg, o)
+		lat := time.Since(next)
+		sent.Add(1)
+		if !next.Before(start) {
+			v.lat = append(v.lat, lat)
+			byOp[o].Add(1)
+			if err != nil {
+				v.fail(err)
+				failed.Add(1)
+			}
+		}
+		if cfg.rate > 0 {
+			next = next.Add(time.Duration(v.rng.ExpFloat64() * float64(mean)))
+		}
+	}
+}

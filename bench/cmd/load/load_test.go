@@ -1,0 +1,74 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vedfolnir/sessions/bench"
+	"github.com/vedfolnir/sessions/internal/testserver"
+)
+
+// TestMain doubles as the server process: the driver re-executes the test
+// binary with -serve, as it re-executes the command.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "-serve" {
+		main()
+		return
+	}
+	testserver.Main(m)
+}
+
+// TestLoadSmoke drives two implementations briefly through the whole path:
+// pre-creation, a server process each, the HTTP check, the mix, the
+// report and the chart.
+func TestLoadSmoke(t *testing.T) {
+	addr := testserver.Redis(t)
+	mx, err := parseMix("read=70,write=20,switch=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	o := options{
+		impls: []string{bench.Ours, bench.None}, users: 4, sessions: 20,
+		duration: 500 * time.Millisecond, warmup: 100 * time.Millisecond,
+		mix: mx, redis: addr, out: out, procs: 1, args: []string{"-test"},
+	}
+	var results []*implResult
+	for _, name := range o.impls {
+		r := runImpl(o, name, make([]byte, 32))
+		if r.err != nil {
+			t.Fatalf("%s: %v", name, r.err)
+		}
+		if r.res.requests == 0 || r.res.errors != 0 {
+			t.Fatalf("%s: %d requests, %d errors: %v", name, r.res.requests, r.res.errors, r.res.firstErrs)
+		}
+		results = append(results, r)
+	}
+	ours := results[0]
+	if ours.cmds == 0 || ours.bytesOne == 0 || ours.bytesScale == 0 {
+		t.Errorf("ours: %d commands, %d bytes per session, %.0f at scale: want all measured", ours.cmds, ours.bytesOne, ours.bytesScale)
+	}
+	tab := table(o, results)
+	md := report(o, results)
+	svg := chart(o, results)
+	for _, want := range []string{"ours", "none"} {
+		if !strings.Contains(tab, want) || !strings.Contains(md, "| "+want+" |") || !strings.Contains(svg, ">"+want+"<") {
+			t.Errorf("%s missing from the table, report or chart", want)
+		}
+	}
+	t.Log("\n" + tab)
+}
+
+func TestParseMix(t *testing.T) {
+	m, err := parseMix("read=70,write=20,switch=10")
+	if err != nil || m.total != 100 || m.cum != [nOps]int{70, 90, 100, 100} {
+		t.Fatalf("got %+v, %v", m, err)
+	}
+	for _, bad := range []string{"", "read", "read=-1", "reed=5", "read=0"} {
+		if _, err := parseMix(bad); err == nil {
+			t.Errorf("parseMix(%q) accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,424 @@
+// Command load drives each session implementation of package bench as a
+// separate server process on loopback HTTP, with many virtual users, and
+// reports throughput and latency side by side.
+//
+//	go run ./bench/cmd/load                                  # every implementation, 50 users, 10 s each
+//	go run ./bench/cmd/load -users 1000 -sessions 100000 -rate 2000 -impls ours,scs
+//
+// For each implementation it starts a fresh redis-server (or uses -redis,
+// under a key prefix of its own), pre-creates -sessions live sessions
+// (in-process, through the implementation's own login handler, 64 at a
+// time) and measures Redis used_memory before and after, then re-executes
+// itself as the server (-serve impl, GOMAXPROCS=-procs), checks over HTTP
+// that the server really stores and reads its sessions, logs every virtual
+// user in (each with its own connection and cookie jar), warms up, and
+// measures the mix (-mix) for -duration. Reads are checked against what
+// the same user last wrote, so a lost session counts as an error.
+//
+// It prints a table, and writes load.md and load.svg to -out.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/vedfolnir/sessions/bench"
+)
+
+// options are the command's flags.
+type options struct {
+	impls    []string
+	users    int
+	sessions int
+	duration time.Duration
+	warmup   time.Duration
+	rate     float64
+	mix      mix
+	redis    string
+	out      string
+	procs    int
+	progress bool
+	args     []string
+}
+
+func main() {
+	var (
+		serveImpl = flag.String("serve", "", "internal: serve one implementation (the driver starts itself with it)")
+		listen    = flag.String("listen", "127.0.0.1:0", "internal: address of -serve (loopback only)")
+		prefix    = flag.String("prefix", "", "internal: key prefix of -serve")
+		dir       = flag.String("dir", "", "internal: SQLite directory of -serve")
+		impls     = flag.String("impls", strings.Join(bench.Names, ","), "implementations to drive, comma-separated: "+strings.Join(bench.Names, ", "))
+		users     = flag.Int("users", 50, "concurrent virtual users, each with its own connection, cookie jar and session")
+		sessions  = flag.Int("sessions", 0, "live sessions to pre-create before the run (of other users)")
+		duration  = flag.Duration("duration", 10*time.Second, "measured time per implementation")
+		warmup    = flag.Duration("warmup", 2*time.Second, "unmeasured time before it")
+		rate      = flag.Float64("rate", 0, "total requests per second, as Poisson arrivals (open loop, latency from the scheduled time); 0: closed loop, as fast as answers come")
+		mixFlag   = flag.String("mix", "read=70,write=20,switch=10", "request mix: weights of read, write, switch (a write of the three platform fields), untouched")
+		redisAddr = flag.String("redis", "", "use this redis-server (loopback) instead of starting one per implementation")
+		out       = flag.String("out", "bench/results", "directory for load.md and load.svg (\"\" writes none)")
+		procs     = flag.Int("procs", 1, "GOMAXPROCS of the server processes")
+		quiet     = flag.Bool("quiet", false, "no progress line")
+	)
+	flag.Parse()
+	if *serveImpl != "" {
+		env := bench.Env{RedisAddr: *redisAddr, Prefix: *prefix, Dir: *dir}
+		if err := serve(*serveImpl, *listen, env); err != nil {
+			fmt.Fprintln(os.Stderr, "load: serve:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	o := options{
+		users: *users, sessions: *sessions, duration: *duration, warmup: *warmup, rate: *rate,
+		redis: *redisAddr, out: *out, procs: *procs, progress: !*quiet, args: os.Args[1:],
+	}
+	var err error
+	if o.mix, err = parseMix(*mixFlag); err != nil {
+		fatal(err)
+	}
+	for name := range strings.SplitSeq(*impls, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.Contains(bench.Names, name) {
+			fatal(fmt.Errorf("-impls: unknown %q (want %s)", name, strings.Join(bench.Names, ", ")))
+		}
+		o.impls = append(o.impls, name)
+	}
+	switch {
+	case o.users < 1 || o.users > 20000:
+		err = errors.New("-users must be 1 to 20000")
+	case o.sessions < 0 || o.sessions > 5_000_000:
+		err = errors.New("-sessions must be 0 to 5000000")
+	case o.duration <= 0 || o.duration > time.Hour || o.warmup < 0 || o.warmup > 10*time.Minute:
+		err = errors.New("-duration must be within (0, 1h], -warmup within [0, 10m]")
+	case o.rate < 0:
+		err = errors.New("-rate must not be negative")
+	case o.procs < 1:
+		err = errors.New("-procs must be at least 1")
+	case o.redis != "" && !loopback(o.redis):
+		err = errors.New("-redis: loopback addresses only")
+	}
+	if err != nil {
+		fatal(err)
+	}
+	if err := run(o); err != nil {
+		fatal(err)
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "load:", err)
+	os.Exit(1)
+}
+
+// implResult is everything measured for one implementation.
+type implResult struct {
+	name       string
+	res        *result
+	err        error
+	cmds       int64            // Redis commands in the measured window
+	cmdsBy     map[string]int64 // by command
+	bytesOne   int64            // MEMORY USAGE of one fresh session's keys
+	bytesScale float64          // used_memory growth per pre-created session
+	usedBefore int64
+	usedAfter  int64
+	precreate  time.Duration
+}
+
+func (r *implResult) cmdsPerReq() float64 {
+	if r.res == nil || r.res.requests == 0 {
+		return 0
+	}
+	return float64(r.cmds) / float64(r.res.requests)
+}
+
+func run(o options) error {
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	fmt.Fprintf(os.Stderr, "load: %d users, %s per implementation (+%s warm-up), mix %s, %s, %d pre-created sessions, server GOMAXPROCS=%d\n",
+		o.users, o.duration, o.warmup, o.mix.text, loopText(o.rate), o.sessions, o.procs)
+	var results []*implResult
+	for _, name := range o.impls {
+		r := runImpl(o, name, secret)
+		if r.err != nil {
+			fmt.Fprintf(os.Stderr, "load: %s: %v\n", name, r.err)
+		} else {
+			fmt.Fprintf(os.Stderr, "  %-12s %8.0f req/s  p50 %s  p99 %s  errors %d\n", name, r.res.throughput(),
+				ms(r.res.pct(0.5)), ms(r.res.pct(0.99)), r.res.errors)
+		}
+		results = append(results, r)
+	}
+	fmt.Println()
+	fmt.Print(table(o, results))
+	if o.out == "" {
+		return nil
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	md := report(o, results)
+	if err := os.WriteFile(o.out+"/load.md", []byte(md), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(o.out+"/load.svg", []byte(chart(o, results)), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "load: wrote %s/load.md and %s/load.svg\n", o.out, o.out)
+	return nil
+}
+
+func loopText(rate float64) string {
+	if rate > 0 {
+		return fmt.Sprintf("open loop at %.0f req/s", rate)
+	}
+	return "closed loop"
+}
+
+// runImpl measures one implementation on a Redis of its own.
+func runImpl(o options, name string, secret []byte) *implResult {
+	r := &implResult{name: name}
+	ctx := context.Background()
+	addr, prefix := o.redis, ""
+	if addr == "" {
+		rs, err := startRedis()
+		if err != nil {
+			r.err = err
+			return r
+		}
+		defer rs.stop()
+		addr = rs.Addr
+	} else {
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		prefix = fmt.Sprintf("bench%x:", b)
+	}
+	rdb := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer rdb.Close()
+	if prefix != "" {
+		defer unlinkPrefix(ctx, rdb, prefix)
+	}
+	dir, err := os.MkdirTemp("", "bench-load-")
+	if err != nil {
+		r.err = err
+		return r
+	}
+	defer os.RemoveAll(dir)
+	env := bench.Env{RedisAddr: addr, Prefix: prefix, Dir: dir, Secret: secret}
+
+	// Pre-create in-process, on the implementation's own login handler.
+	app, err := bench.Build(name, env)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	firstPre := o.users + 1
+	if o.sessions > 0 && bench.HasSession(name) {
+		if app.Redis {
+			r.usedBefore, _ = bench.UsedMemory(ctx, rdb)
+		}
+		t0 := time.Now()
+		if err := precreate(app, o.sessions, firstPre, o.progress); err != nil {
+			_ = app.Close()
+			r.err = fmt.Errorf("pre-creating sessions: %w", err)
+			return r
+		}
+		r.precreate = time.Since(t0)
+		if app.Redis {
+			r.usedAfter, _ = bench.UsedMemory(ctx, rdb)
+			r.bytesScale = float64(r.usedAfter-r.usedBefore) / float64(o.sessions)
+		}
+	}
+	_ = app.Close() // its clients; the app still names cookies and keys
+
+	srv, err := startServer(name, o.procs, env, secret)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	defer srv.stop()
+	do := httpDoer(srv.Base, app.CookieName)
+	if err := bench.Verify(ctx, app, do, rdb); err != nil {
+		r.err = err
+		return r
+	}
+	if app.Redis && bench.HasSession(name) {
+		// One fresh session of a user with no other session.
+		user := firstPre + o.sessions
+		cookie, err := login(do, app, user)
+		if err == nil {
+			var keys []string
+			if keys, err = app.SessionKeys(cookie, user); err == nil {
+				r.bytesOne, err = bench.MemoryUsage(ctx, rdb, keys...)
+			}
+		}
+		if err != nil {
+			r.err = fmt.Errorf("measuring a session: %w", err)
+			return r
+		}
+	}
+
+	var before map[string]int64
+	var statsErr error
+	cfg := loadConfig{
+		impl: name, base: srv.Base, users: o.users, firstUser: 1,
+		duration: o.duration, warmup: o.warmup, rate: o.rate, mix: o.mix, progress: o.progress,
+		onWindow: func(start bool) {
+			if !app.Redis {
+				return
+			}
+			s, err := bench.CommandStats(ctx, rdb)
+			if err != nil {
+				statsErr = err
+				return
+			}
+			if start {
+				before = s
+			} else if before != nil {
+				r.cmds, r.cmdsBy = bench.CommandDelta(before, s)
+			}
+		},
+	}
+	res, err := runLoad(cfg)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	r.res = res
+	if statsErr != nil {
+		fmt.Fprintf(os.Stderr, "load: %s: INFO commandstats: %v\n", name, statsErr)
+	}
+	return r
+}
+
+// login logs user in over do and returns the session cookie.
+func login(do bench.Doer, app *bench.App, user int) (string, error) {
+	resp, err := do(http.MethodPost, bench.PathLogin+"?u="+strconv.Itoa(user), "")
+	if err != nil {
+		return "", err
+	}
+	if resp.Status != http.StatusOK {
+		return "", fmt.Errorf("login: %d %q", resp.Status, resp.Body)
+	}
+	ck := app.SessionCookie(resp.Header)
+	if ck == "" {
+		return "", errors.New("login set no session cookie")
+	}
+	return ck, nil
+}
+
+// precreate logs n users in through the app's own handler, 64 at a time:
+// users first, first+1, ...
+func precreate(app *bench.App, n, first int, progress bool) error {
+	var next, done atomic.Int64
+	var firstErr atomic.Pointer[error]
+	var wg sync.WaitGroup
+	workers := min(64, n)
+	stop := make(chan struct{})
+	if progress {
+		go func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					if isTerminal {
+						fmt.Fprint(os.Stderr, "\r\033[K")
+					}
+					return
+				case <-t.C:
+					line := fmt.Sprintf("  %-12s pre-creating sessions %d/%d", app.Name, done.Load(), n)
+					if isTerminal {
+						fmt.Fprint(os.Stderr, "\r\033[K"+line)
+					} else {
+						fmt.Fprintln(os.Stderr, line)
+					}
+				}
+			}
+		}()
+	}
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) || firstErr.Load() != nil {
+					return
+				}
+				rec := app.Do(http.MethodPost, bench.PathLogin+"?u="+strconv.Itoa(first+int(i)), "")
+				if rec.Code != http.StatusOK {
+					err := fmt.Errorf("login %d: %d %q", first+int(i), rec.Code, rec.Body.String())
+					firstErr.CompareAndSwap(nil, &err)
+					return
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	if p := firstErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// httpDoer sends requests to base with an explicit session cookie named
+// name (no jar).
+func httpDoer(base, name string) bench.Doer {
+	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+	return func(method, target, cookie string) (bench.Response, error) {
+		req, err := http.NewRequest(method, base+target, nil)
+		if err != nil {
+			return bench.Response{}, err
+		}
+		if cookie != "" {
+			req.Header.Set("Cookie", name+"="+cookie)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return bench.Response{}, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if err != nil {
+			return bench.Response{}, err
+		}
+		return bench.Response{Status: resp.StatusCode, Header: resp.Header, Body: string(body)}, nil
+	}
+}
+
+// unlinkPrefix removes the keys of a run on a shared server.
+func unlinkPrefix(ctx context.Context, rdb *goredis.Client, prefix string) {
+	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 1000 {
+			_ = rdb.Unlink(ctx, batch...).Err()
+			batch = batch[:0]
+		}
+	}
+	if len(batch) > 0 {
+		_ = rdb.Unlink(ctx, batch...).Err()
+	}
+}
+
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + " ms"
+}

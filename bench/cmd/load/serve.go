@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vedfolnir/sessions/bench"
+)
+
+// envSecret carries the shared secret from the driver to its servers, so
+// that cookies the driver made in-process open in the server.
+const envSecret = "BENCH_LOAD_SECRET"
+
+// serve is the server process: it builds one implementation, listens on
+// listen (loopback), prints "LISTEN addr" on stdout and serves until
+// SIGTERM, SIGINT or the end of stdin (the driver went away).
+func serve(name, listen string, env bench.Env) error {
+	if !loopback(listen) {
+		return fmt.Errorf("-listen %s: loopback only", listen)
+	}
+	secret, err := base64.StdEncoding.DecodeString(os.Getenv(envSecret))
+	if err != nil || len(secret) != 32 {
+		return fmt.Errorf("%s must hold 32 bytes in base64", envSecret)
+	}
+	env.Secret = secret
+	app, err := bench.Build(name, env)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	l, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: app.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	fmt.Printf("LISTEN %s\n", l.Addr())
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	stdinDone := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, os.Stdin); close(stdinDone) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-sigs:
+	case <-stdinDone:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+	return nil
+}
+
+// server is a running server process.
+type server struct {
+	Base  string // "http://127.0.0.1:port"
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	done  chan error
+}
+
+// startServer re-executes this program with -serve name, GOMAXPROCS=procs,
+// and waits for its address.
+func startServer(name string, procs int, env bench.Env, secret []byte) (*server, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"-serve", name, "-listen", "127.0.0.1:0", "-redis", env.RedisAddr, "-prefix", env.Prefix, "-dir", env.Dir}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", procs), envSecret+"="+base64.StdEncoding.EncodeToString(secret))
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = childAttr()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{cmd: cmd, stdin: stdin, done: make(chan error, 1)}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	go func() { s.done <- cmd.Wait() }()
+	select {
+	case line := <-lines:
+		addr, ok := strings.CutPrefix(line, "LISTEN ")
+		if !ok || !loopback(addr) {
+			s.stop()
+			return nil, fmt.Errorf("server %s said %q", name, line)
+		}
+		s.Base = "http://" + addr
+		return s, nil
+	case err := <-s.done:
+		return nil, fmt.Errorf("server %s exited: %v", name, err)
+	case <-time.After(30 * time.Second):
+		s.stop()
+		return nil, errors.New("server " + name + " did not start in 30s")
+	}
+}
+
+// stop asks the server to finish (SIGTERM), and kills it after 10 s.
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.stdin.Close()
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
