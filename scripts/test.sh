@@ -137,6 +137,9 @@ fuzz_smoke() {
 }
 
 start=$SECONDS
+# Go needs HOME for its caches; a bare CI environment may lack it, or Go on PATH.
+[ -n "${HOME:-}" ] || HOME=$(getent passwd "$(id -u)" | cut -d: -f6) && export HOME
+command -v go >/dev/null || PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null && PATH="$(go env GOPATH)/bin:$PATH"
 export PATH="$PATH:$HOME/go/bin" # where go install puts staticcheck
 stage "install" install_tools
