@@ -2,33 +2,59 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 
-	"github.com/vedfolnir/sessions/dbstore"
+	"github.com/vedfolnir/sessions/audit"
 	"github.com/vedfolnir/sessions/ginsession"
+	"github.com/vedfolnir/sessions/ginsession/health"
+	"github.com/vedfolnir/sessions/ginsession/metrics"
 	"github.com/vedfolnir/sessions/platform"
 	"github.com/vedfolnir/sessions/store"
 )
 
 // App is the reference application: its router, session manager and the
-// stores behind them. Build it with newApp, serve App.Handler, and Close it.
+// stores behind them. Build it with newApp, serve App.Handler, call
+// App.Shutdown when the server stops, and Close it.
 type App struct {
 	cfg      appConfig
 	log      *slog.Logger
 	sessions *ginsession.Manager
 	handler  http.Handler
 	closers  []func() error // run in reverse order by Close
+
+	store    store.Store           // the session store, as the manager sees it
+	sqlDB    *sql.DB               // the SQL database: audit trail, and sessions in database and hybrid modes
+	redis    redis.UniversalClient // nil unless Redis is configured
+	broker   store.Broker          // carries the cross-tab stream
+	audit    *audit.Writer
+	registry *prometheus.Registry
+	metrics  *metrics.Metrics
+	pub      *publisher
+	health   *health.Checker
+	fallback func() health.FallbackState // nil without a fallback
+
+	streams    context.Context // ended by Shutdown: closes the event streams
+	endStreams context.CancelFunc
+
 	// StorageDesc says which storage serves sessions, for the start log.
 	StorageDesc string
 	// KeyFileCreated: no key was configured and a new key file was written.
 	KeyFileCreated bool
+	// Warnings are degraded states found at start, for the start log.
+	Warnings []string
 }
 
 // newApp builds the app from cfg: it opens (and migrates) the storage,
@@ -36,6 +62,7 @@ type App struct {
 // listener.
 func newApp(ctx context.Context, cfg appConfig) (a *App, err error) {
 	a = &App{cfg: cfg, log: cfg.Logger}
+	a.streams, a.endStreams = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
 			_ = a.Close()
@@ -53,13 +80,50 @@ func newApp(ctx context.Context, cfg appConfig) (a *App, err error) {
 		}
 		sc.Keyring, a.KeyFileCreated = kr, created
 	}
-	st, desc, err := a.openStorage(ctx)
+	if err := a.openStorage(ctx); err != nil {
+		return nil, err
+	}
+
+	a.audit, err = audit.New(ctx, a.sqlDB, audit.Options{Logger: a.log})
 	if err != nil {
 		return nil, err
 	}
-	sc.Store = st
-	a.StorageDesc = desc
+	a.closers = append(a.closers, func() error {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return a.audit.Close(cctx)
+	})
+
+	a.registry = prometheus.NewRegistry()
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.metrics, err = metrics.New(a.registry, metrics.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.metrics.RegisterAuditDrops(a.audit.Dropped); err != nil {
+		return nil, err
+	}
+	if a.fallback != nil {
+		fb := a.fallback
+		if err := a.metrics.RegisterFallback(func() (bool, int, time.Duration) {
+			s := fb()
+			return s.Engaged, s.QueueDepth, s.MirrorLag
+		}); err != nil {
+			return nil, err
+		}
+	}
+
+	a.pub = newPublisher(a.broker)
+	a.closers = append(a.closers, a.pub.Close)
+
+	sc.Store = a.metrics.InstrumentStore(a.cfg.Storage, a.store)
+	sc.OnEvent = append(sc.OnEvent, a.audit.Handle, a.metrics.Handle, a.pub.Handle)
 	a.sessions, err = ginsession.NewManager(sc)
+	if err != nil {
+		return nil, err
+	}
+
+	a.health, err = health.NewChecker(health.Options{Mode: a.cfg.Storage, Redis: a.redis, DB: a.sqlDB, Fallback: a.fallback})
 	if err != nil {
 		return nil, err
 	}
@@ -68,20 +132,6 @@ func newApp(ctx context.Context, cfg appConfig) (a *App, err error) {
 		return nil, err
 	}
 	return a, nil
-}
-
-// openStorage opens the session store of the configured mode.
-func (a *App) openStorage(ctx context.Context) (store.Store, string, error) {
-	url, desc := a.cfg.DatabaseURL, "database "+redactURL(a.cfg.DatabaseURL)
-	if url == "" {
-		url, desc = a.cfg.sqlitePath(), "embedded SQLite file "+a.cfg.sqlitePath()
-	}
-	st, err := dbstore.Open(ctx, url, dbstore.Options{})
-	if err != nil {
-		return nil, "", fmt.Errorf("session storage: %w", err)
-	}
-	a.closers = append(a.closers, st.Close)
-	return st, desc, nil
 }
 
 // redactURL drops the password from a URL for logs.
@@ -102,8 +152,14 @@ func redactURL(u string) string {
 // Handler returns the app's HTTP handler.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Close releases the stores. It is safe to call more than once.
+// Shutdown ends the event streams, so an http.Server's graceful Shutdown
+// does not wait for them. Register it with Server.RegisterOnShutdown.
+func (a *App) Shutdown() { a.endStreams() }
+
+// Close flushes the audit trail and releases the stores. It is safe to
+// call more than once.
 func (a *App) Close() error {
+	a.endStreams()
 	var errs []error
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		errs = append(errs, a.closers[i]())
@@ -119,6 +175,12 @@ func (a *App) routes() (http.Handler, error) {
 	if err := r.SetTrustedProxies(nil); err != nil {
 		return nil, err
 	}
+	r.GET("/healthz", a.health.Handler())
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{})))
+	if err := a.staticRoutes(r); err != nil {
+		return nil, err
+	}
+
 	r.Use(a.sessions.Middleware())
 	r.Use(platform.Middleware(loadPlatform))
 
@@ -139,7 +201,10 @@ func (a *App) routes() (http.Handler, error) {
 	api.GET("/prefs/:key", a.getPref)
 	api.PUT("/prefs/:key", a.putPref)
 	api.DELETE("/prefs/:key", a.deletePref)
+	api.GET("/audit", a.listAudit)
+	api.GET("/events", a.events)
 
+	r.GET("/", a.page)
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "not found"})
 	})

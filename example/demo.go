@@ -86,3 +86,5 @@ func loadPlatform(_ context.Context, userID string, id int64) (*platform.Context
 	}
 	return nil, platform.ErrNotFound
 }
+
+func strconvID(id int64) string { return strconv.FormatInt(id, 10) }

@@ -61,6 +61,9 @@ func run(ctx context.Context, lookup lookupFunc, logger *slog.Logger, out io.Wri
 		return err
 	}
 	logger.Info("storage: " + app.StorageDesc)
+	for _, w := range app.Warnings {
+		logger.Warn("degraded: " + w)
+	}
 	if app.KeyFileCreated {
 		logger.Info("no SESSION_ENCRYPTION_KEYS: created a new key file (mode 0600)", "path", cfg.keyFile())
 	} else if _, set := lookup(envKeys); !set {
@@ -73,6 +76,7 @@ func run(ctx context.Context, lookup lookupFunc, logger *slog.Logger, out io.Wri
 		Handler:           app.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
+	srv.RegisterOnShutdown(app.Shutdown)
 	fmt.Fprintf(out, "\n  sessions example: open http://%s/  (log in as alice/alice or bob/bob)\n\n", ln.Addr())
 	logger.Info("listening", "addr", ln.Addr().String())
 	errc := make(chan error, 1)

@@ -1,0 +1,206 @@
+// The example's only script: it sends every action through the JSON API
+// with the CSRF token, and keeps this tab in sync with the session's other
+// tabs through /api/events (Server-Sent Events).
+"use strict";
+(() => {
+  const $ = (sel) => document.querySelector(sel);
+  const meta = $('meta[name="csrf-token"]');
+  const dashboard = document.body.classList.contains("dashboard");
+
+  async function api(method, path, body) {
+    const headers = { "X-CSRF-Token": meta.content };
+    const init = { method, headers, credentials: "same-origin" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    const res = await fetch(path, init);
+    let data = null;
+    if (res.status !== 204) {
+      try { data = await res.json(); } catch (e) { data = null; }
+    }
+    return { ok: res.ok, status: res.status, data };
+  }
+
+  const toLogin = () => location.assign("/");
+
+  // --- rendering -------------------------------------------------------
+  const fmt = (iso) => {
+    const d = new Date(iso);
+    return isNaN(d) ? iso : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+  };
+  function localTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach((t) => {
+      if (t.dateTime) t.textContent = fmt(t.dateTime);
+    });
+  }
+  function device(ua) {
+    if (!ua) return "Unknown device";
+    const browser = [["Edg/", "Edge"], ["OPR/", "Opera"], ["Firefox/", "Firefox"], ["Chrome/", "Chrome"],
+      ["Chromium/", "Chromium"], ["Safari/", "Safari"], ["curl/", "curl"], ["Go-http-client", "Go client"]]
+      .find(([k]) => ua.includes(k));
+    const os = [["Android", "Android"], ["iPhone", "iPhone"], ["iPad", "iPad"], ["Windows", "Windows"],
+      ["Mac OS X", "macOS"], ["CrOS", "ChromeOS"], ["Linux", "Linux"]].find(([k]) => ua.includes(k));
+    let name = browser ? browser[1] : ua.split(/[ /]/)[0];
+    if (browser && /Headless/.test(ua)) name = "Headless " + name;
+    return os ? `${name} on ${os[1]}` : name;
+  }
+  function el(tag, attrs, ...kids) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") e.className = v; else e.setAttribute(k, v);
+    }
+    for (const k of kids) if (k !== null && k !== undefined) e.append(k);
+    return e;
+  }
+  const time = (iso) => el("time", { datetime: iso }, fmt(iso));
+
+  function renderPlatform(p) {
+    $("#platform-name").textContent = p ? p.name : "None selected";
+    const type = $("#platform-type");
+    type.textContent = p ? p.type : "";
+    type.hidden = !p;
+    document.querySelectorAll("#platform-switcher button").forEach((b) => {
+      b.setAttribute("aria-pressed", String(!!p && Number(b.dataset.id) === p.id));
+    });
+  }
+  function renderSessionFacts(s) {
+    for (const [id, v] of [["#session-created", s.created_at], ["#session-last", s.last_activity], ["#session-expires", s.expires_at]]) {
+      const t = $(id);
+      if (t && v) { t.dateTime = v; t.textContent = fmt(v); }
+    }
+  }
+  function renderSessions(list) {
+    const body = $("#sessions");
+    body.replaceChildren(...list.map((s) => el("tr", { "data-id": s.id, class: s.current ? "current" : "" },
+      el("td", { class: "device", title: s.user_agent, "data-ua": s.user_agent }, device(s.user_agent)),
+      el("td", {}, el("code", {}, s.ip)),
+      el("td", {}, s.platform ? s.platform.name : el("span", { class: "muted" }, "none")),
+      el("td", {}, time(s.created_at)),
+      el("td", {}, time(s.last_activity)),
+      el("td", { class: "actions" }, s.current
+        ? el("span", { class: "pill this" }, "this session")
+        : el("button", { type: "button", class: "revoke", "data-id": s.id }, "Revoke")))));
+    $("#sessions-count").textContent = String(list.length);
+  }
+  function renderAudit(list) {
+    const ol = $("#audit");
+    if (!list.length) { ol.replaceChildren(el("li", { class: "empty muted" }, "No events yet.")); return; }
+    ol.replaceChildren(...list.map((r) => el("li", {},
+      time(r.time), el("span", { class: "pill kind-" + r.type }, r.type),
+      el("span", { class: "detail", title: r.user_agent }, r.detail || device(r.user_agent)),
+      el("code", { class: "muted" }, r.ip))));
+  }
+
+  // --- refreshing from the API ----------------------------------------
+  async function refreshSession() {
+    const r = await api("GET", "/api/session");
+    if (!r.ok) return;
+    if (!r.data.authenticated) { toLogin(); return; }
+    meta.content = r.data.csrf_token;
+    renderPlatform(r.data.platform);
+    renderSessionFacts(r.data);
+  }
+  async function refreshLists() {
+    const [s, a] = await Promise.all([api("GET", "/api/sessions"), api("GET", "/api/audit?limit=20")]);
+    if (s.status === 401) { toLogin(); return; }
+    if (s.ok) renderSessions(s.data);
+    if (a.ok) renderAudit(a.data);
+  }
+  let pending = null;
+  function refreshListsSoon() { // coalesce bursts of activity
+    clearTimeout(pending);
+    pending = setTimeout(refreshLists, 150);
+  }
+
+  // --- actions ---------------------------------------------------------
+  function busy(button, fn) {
+    return async (ev) => {
+      ev.preventDefault();
+      button.disabled = true;
+      try { await fn(ev); } finally { button.disabled = false; }
+    };
+  }
+  const form = $("#login-form");
+  if (form) {
+    form.addEventListener("submit", busy($("#login-submit"), async () => {
+      const r = await api("POST", "/api/login", { username: $("#username").value, password: $("#password").value });
+      if (r.ok) { location.assign("/"); return; }
+      const err = $("#login-error");
+      err.textContent = r.status === 401 ? "Wrong username or password." : (r.data && r.data.error) || "Sign-in failed.";
+      err.hidden = false;
+    }));
+  }
+  if (dashboard) {
+    localTimes(document);
+    document.querySelectorAll("#sessions td.device").forEach((td) => { td.textContent = device(td.dataset.ua); });
+    $("#logout").addEventListener("click", busy($("#logout"), async () => {
+      await api("POST", "/api/logout");
+      toLogin();
+    }));
+    $("#logout-all").addEventListener("click", busy($("#logout-all"), async () => {
+      await api("POST", "/api/logout-all");
+      toLogin();
+    }));
+    $("#platform-switcher").addEventListener("click", async (ev) => {
+      const b = ev.target.closest("button[data-id]");
+      if (!b) return;
+      b.disabled = true;
+      const r = await api("POST", "/api/platform", { platform_connection_id: Number(b.dataset.id) });
+      b.disabled = false;
+      if (r.status === 401) { toLogin(); return; }
+      if (r.ok) { renderPlatform(r.data); refreshListsSoon(); }
+    });
+    $("#sessions").addEventListener("click", async (ev) => {
+      const b = ev.target.closest("button.revoke");
+      if (!b) return;
+      b.disabled = true;
+      const r = await api("DELETE", "/api/sessions/" + encodeURIComponent(b.dataset.id));
+      if (r.status === 401) { toLogin(); return; }
+      refreshLists();
+    });
+    $("#theme-toggle").addEventListener("click", async () => {
+      const next = document.documentElement.dataset.theme === "dark" ? "light" : "dark";
+      const r = await api("PUT", "/api/prefs/theme", next);
+      if (r.ok) {
+        document.documentElement.dataset.theme = next;
+        $("#theme-toggle").textContent = (next === "dark" ? "Light" : "Dark") + " theme";
+      }
+    });
+  }
+
+  // --- the cross-tab stream --------------------------------------------
+  if (!window.EventSource) return;
+  const live = $("#live-status");
+  let connected = false;
+  let es;
+  function connect() {
+    es = new EventSource("/api/events");
+    es.addEventListener("hello", () => {
+      if (live) { live.textContent = "live"; live.classList.add("on"); }
+      // A reconnect may have missed events: catch up.
+      if (connected && dashboard) { refreshSession(); refreshLists(); }
+      connected = true;
+    });
+    es.addEventListener("platform_switched", () => { if (dashboard) { refreshSession(); refreshListsSoon(); } });
+    // This session ended (here, in another tab, or revoked from another
+    // device): every tab goes to the login page.
+    for (const kind of ["logout", "revoked", "evicted"]) es.addEventListener(kind, () => { es.close(); toLogin(); });
+    // The session got a new id (a login in another tab): load the page anew.
+    es.addEventListener("rotated", () => { es.close(); location.assign("/"); });
+    es.addEventListener("activity", () => { if (dashboard) refreshListsSoon(); });
+    es.onerror = () => {
+      if (live) { live.textContent = "reconnecting…"; live.classList.remove("on"); }
+      if (es.readyState === EventSource.CLOSED) {
+        // The server refused the stream (no session any more): check.
+        setTimeout(async () => {
+          const r = await api("GET", "/api/session");
+          if (r.ok && dashboard && !r.data.authenticated) { toLogin(); return; }
+          if (r.ok && !dashboard && r.data.authenticated) { location.assign("/"); return; }
+          connect();
+        }, 1000);
+      }
+    };
+  }
+  connect();
+})();
