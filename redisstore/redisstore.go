@@ -234,7 +234,8 @@ func (s *Store) index(ctx context.Context, p redis.Pipeliner, e *store.Entry, h 
 
 // Put stores e if the stored version equals prev (see store.Store): a
 // script on the session key and the index update, in one pipeline (one
-// round trip; on a Cluster go-redis sends each node its part at once). The
+// round trip; on a Cluster two, since the index update must not land
+// before the session key, see runScripts). The
 // key's TTL is the entry's nearest deadline. Times must lie within about
 // 35,000 years of 1970 (store.ErrInvalid otherwise).
 func (s *Store) Put(ctx context.Context, e *store.Entry, prev uint64) error {
@@ -409,7 +410,7 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep string) (int
 	for i, k := range keys {
 		calls[i] = scriptCall{script: deleteUserScript, key: s.sessionKey(k), args: []any{seg, ms(now)}}
 	}
-	if err := runScripts(ctx, s.c, calls, nil); err != nil {
+	if err := runScripts(ctx, s.c, calls, nil, s.cluster); err != nil {
 		return 0, wrap(op, err)
 	}
 	n := 0

@@ -208,20 +208,32 @@ func isNoScript(err error) bool {
 	return err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT"))
 }
 
-// runScripts sends calls (with EVALSHA) and the commands extra queues in one
-// pipeline: one round trip. Calls that meet NOSCRIPT are sent again with
-// EVAL, which caches them (a second round trip, after a restart only); the
-// other commands are not repeated. It stores each call's result, and
-// returns the first error of a call or, when all calls succeeded, of an
-// extra command: a write whose index update failed is reported, so callers
-// never believe an unindexed session is indexed.
-func runScripts(ctx context.Context, c redis.UniversalClient, calls []scriptCall, extra func(redis.Pipeliner)) error {
+// runScripts sends calls (with EVALSHA) and the commands extra queues, and
+// stores each call's result. It returns the first error of a call or, when
+// all calls succeeded, of an extra command: a write whose index update
+// failed is reported, so callers never believe an unindexed session is
+// indexed.
+//
+// The extra commands (index updates, all idempotent) must never land before
+// the scripts' writes: a ListUser that met an index member whose session
+// key does not exist yet would prune it as dead, and the live session would
+// drop out of its user's index for good. On one server a pipeline keeps its
+// order, so everything goes in one round trip; calls that meet NOSCRIPT are
+// sent again with EVAL (a second round trip, after a restart only) and the
+// extra commands are repeated after them. A Cluster client sends each node
+// its part of a pipeline at once, in no order, so there (ordered) the
+// extra commands follow in a second round trip.
+func runScripts(ctx context.Context, c redis.UniversalClient, calls []scriptCall, extra func(redis.Pipeliner), ordered bool) error {
+	first := extra
+	if ordered {
+		first = nil
+	}
 	cmds, _ := c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i := range calls {
 			calls[i].cmd = calls[i].script.EvalSha(ctx, p, []string{calls[i].key}, calls[i].args...)
 		}
-		if extra != nil {
-			extra(p)
+		if first != nil {
+			first(p)
 		}
 		return nil
 	})
@@ -246,7 +258,15 @@ func runScripts(ctx context.Context, c redis.UniversalClient, calls []scriptCall
 		}
 		calls[i].result = r
 	}
-	for _, cmd := range cmds[len(calls):] {
+	if extra != nil && (ordered || len(retry) > 0) {
+		cmds, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			extra(p)
+			return nil
+		})
+	} else {
+		cmds = cmds[len(calls):]
+	}
+	for _, cmd := range cmds {
 		if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
@@ -258,7 +278,7 @@ func runScripts(ctx context.Context, c redis.UniversalClient, calls []scriptCall
 // queues (see runScripts) and returns the script's result.
 func (s *Store) scriptPipeline(ctx context.Context, sc *redis.Script, key string, args []any, extra func(redis.Pipeliner)) (any, error) {
 	calls := []scriptCall{{script: sc, key: key, args: args}}
-	if err := runScripts(ctx, s.c, calls, extra); err != nil {
+	if err := runScripts(ctx, s.c, calls, extra, s.cluster); err != nil {
 		return nil, err
 	}
 	return calls[0].result, nil
