@@ -273,7 +273,6 @@ func (c *client) setCookie(v string) {
 	c.jar.SetCookies(u, []*http.Cookie{{Name: c.a.mgr.CookieName(), Value: v, Path: "/"}})
 }
 
-
 // server is a second engine sharing an app's manager (and so its store),
 // reached with the same clients.
 type server struct {
