@@ -13,7 +13,9 @@
 // copied into a new ginsession session ([CopyValues], or the app's own
 // [MapFunc], which typically calls ginsession's Login with the old user
 // id), the new session is saved under a new token, and only then is the old
-// session deleted and its cookie expired. An [EventImported] event follows.
+// session deleted and its cookie expired. An [EventImported] event follows
+// (count it with the metrics package by listing it in its
+// Options.ExtraEventKinds).
 //
 // gin-contrib/sessions encodes values with gob; ginsession with msgpack.
 // Values msgpack cannot encode and keys that are not strings are skipped
