@@ -60,33 +60,37 @@ type App struct {
 // newApp builds the app from cfg: it opens (and migrates) the storage,
 // loads or creates the encryption key, and wires the routes. It starts no
 // listener.
-func newApp(ctx context.Context, cfg appConfig) (a *App, err error) {
-	a = &App{cfg: cfg, log: cfg.Logger}
+func newApp(ctx context.Context, cfg appConfig) (*App, error) {
+	a := &App{cfg: cfg, log: cfg.Logger}
 	a.streams, a.endStreams = context.WithCancel(context.Background())
-	defer func() {
-		if err != nil {
-			_ = a.Close()
-			a = nil
-		}
-	}()
+	if err := a.build(ctx); err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// build does newApp's work; on error, newApp closes what it opened.
+func (a *App) build(ctx context.Context) (err error) {
+	cfg := a.cfg
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory %s: %w", cfg.DataDir, err)
+		return fmt.Errorf("data directory %s: %w", cfg.DataDir, err)
 	}
 	sc := cfg.Session
 	if sc.Keyring == nil {
 		kr, created, err := loadOrCreateKey(cfg.keyFile())
 		if err != nil {
-			return nil, err
+			return err
 		}
 		sc.Keyring, a.KeyFileCreated = kr, created
 	}
 	if err := a.openStorage(ctx); err != nil {
-		return nil, err
+		return err
 	}
 
 	a.audit, err = audit.New(ctx, a.sqlDB, audit.Options{Logger: a.log})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	a.closers = append(a.closers, func() error {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -98,10 +102,10 @@ func newApp(ctx context.Context, cfg appConfig) (a *App, err error) {
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.metrics, err = metrics.New(a.registry, metrics.Options{})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := a.metrics.RegisterAuditDrops(a.audit.Dropped); err != nil {
-		return nil, err
+		return err
 	}
 	if a.fallback != nil {
 		fb := a.fallback
@@ -109,7 +113,7 @@ func newApp(ctx context.Context, cfg appConfig) (a *App, err error) {
 			s := fb()
 			return s.Engaged, s.QueueDepth, s.MirrorLag
 		}); err != nil {
-			return nil, err
+			return err
 		}
 	}
 
@@ -120,18 +124,18 @@ func newApp(ctx context.Context, cfg appConfig) (a *App, err error) {
 	sc.OnEvent = append(sc.OnEvent, a.audit.Handle, a.metrics.Handle, a.pub.Handle)
 	a.sessions, err = ginsession.NewManager(sc)
 	if err != nil {
-		return nil, err
+		return err
 	}
 
 	a.health, err = health.NewChecker(health.Options{Mode: a.cfg.Storage, Redis: a.redis, DB: a.sqlDB, Fallback: a.fallback})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	a.handler, err = a.routes()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return a, nil
+	return nil
 }
 
 // redactURL drops the password from a URL for logs.
