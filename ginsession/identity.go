@@ -162,6 +162,11 @@ func (s *Session) rotate(reason, userID string, abs, created time.Time) error {
 	s.token, s.entry = tok, e
 	s.delta = map[string][]byte{}
 	s.clear, s.dirty, s.setCookie, s.clearCookie = false, false, true, false
+	if r.Old == "" {
+		// Nothing was stored before: this is a new session, not a rotation.
+		s.m.Emit(s.event(EventCreated, key, userID, ""))
+		return nil
+	}
 	s.m.Emit(Event{Kind: EventRotated, Time: now.UTC(), Session: r.Old, UserID: userID,
 		IP: s.c.ClientIP(), UserAgent: s.c.Request.UserAgent(), Detail: r.New})
 	return nil

@@ -46,6 +46,7 @@ func TestUserSessions(t *testing.T) {
 		devices := []*client{a.client(), a.client(), a.client()}
 		for i, d := range devices {
 			d.do("POST", "/login/42", http.Header{"User-Agent": {fmt.Sprintf("device-%d", i)}})
+			time.Sleep(3 * time.Millisecond) // distinct creation times: the list is ordered by them
 		}
 		other := a.client()
 		other.post("/login/43")
