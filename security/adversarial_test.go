@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -363,6 +364,17 @@ func cases() []adversarial {
 		},
 		adversarial{name: "logout-vs-inflight-save", run: attackLogoutInflight, want: expect{reject: ginsession.RejectUnknown}},
 		adversarial{name: "rotation-race-login", run: attackRotationRace, want: expect{reject: ginsession.RejectUnknown}},
+		graceCase("rotate-every-logout-kills-grace-token", attackGraceLogout, expect{reject: ginsession.RejectUnknown}),
+		graceCase("rotate-every-forward-record-tampered", attackGraceTampered, expect{reject: ginsession.RejectDecrypt}),
+		graceCase("rotate-every-grace-race", attackGraceRace, expect{}),
+		adversarial{
+			name: "session-limit-concurrent-logins",
+			app: appOptions{tweak: func(c *ginsession.Config) {
+				c.MaxSessionsPerUser = 2
+			}},
+			run:  attackLimitRace,
+			want: expect{anyReject: true}, // evicted clients come back as rejected:unknown
+		},
 	)
 
 	// ---- CSRF: every unsafe request without the session's own token, or
@@ -1054,6 +1066,153 @@ func attackRotationRace(t *T, e *env) {
 		assert.Nil(t, vals["\x00u"], "another session holds a user")
 		assert.Nil(t, vals["pre"], "another session holds the pre-login value")
 	}
+}
+
+// clock is a manager clock the case moves forward. Stores keep real time;
+// the case moves at most minutes, far inside the idle timeout.
+type clock struct{ off atomic.Int64 }
+
+func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *clock) advance(d time.Duration) { c.off.Add(int64(d)) }
+
+// graceCase runs f on an app that rotates tokens every minute with a
+// 30-second grace window, on a clock f moves.
+func graceCase(name string, f func(t *T, e *env, clk *clock), want expect) adversarial {
+	clk := &clock{}
+	return adversarial{
+		name: name,
+		app: appOptions{tweak: func(c *ginsession.Config) {
+			c.Now = clk.Now
+			c.RotateEvery = time.Minute
+			c.RotateGrace = 30 * time.Second
+		}},
+		run:  func(t *T, e *env) { f(t, e, clk) },
+		want: want,
+	}
+}
+
+// rotateDue moves past RotateEvery and makes one request, which rotates:
+// it returns the old and the new token.
+func rotateDue(t *T, e *env, clk *clock, v *client) (old, next store.Token) {
+	t.Helper()
+	old = v.token()
+	clk.advance(2 * time.Minute)
+	got, _ := v.value("secret")
+	require.Equal(t, "s3cret", got)
+	next = v.token()
+	require.NotEqual(t, old, next, "the due session was rotated")
+	return old, next
+}
+
+// attackGraceLogout: after a periodic rotation the old token works for the
+// grace window, but logging out (with the new token) ends it too.
+func attackGraceLogout(t *T, e *env, clk *clock) {
+	v := victimSession(e.a.client())
+	old, _ := rotateDue(t, e, clk, v)
+	x := e.a.withToken(old)
+	got, _ := x.value("secret")
+	require.Equal(t, "s3cret", got, "inside the grace window the old token leads to the session")
+	must(t, v.post("/logout", nil), 200)
+	e.attack()
+	y := e.a.withToken(old)
+	_, st := y.value("secret")
+	assert.Equal(t, 404, st, "logout ends the grace token too")
+	assert.Equal(t, "", y.whoami())
+}
+
+// attackGraceTampered: the forwarding record left under the old token is
+// resealed with the app's key but a successor that does not decrypt.
+func attackGraceTampered(t *T, e *env, clk *clock) {
+	v := victimSession(e.a.client())
+	old, next := rotateDue(t, e, clk, v)
+	fwd, err := store.EncodeValue(bytes.Repeat([]byte{0x42}, 71), store.Limits{})
+	require.NoError(t, err)
+	e.reseal(old.Key(), record(map[string][]byte{"\x00>": fwd}))
+	e.attack()
+	x := e.a.withToken(old)
+	_, st := x.value("secret")
+	assert.Equal(t, 404, st, "a forwarding record that does not open leads nowhere")
+	assert.Equal(t, "", x.whoami())
+	got, _ := e.a.withToken(next).value("secret")
+	assert.Equal(t, "s3cret", got, "the successor is unaffected")
+}
+
+// attackGraceRace: ten requests with the same due token race the periodic
+// rotation; they must end on one successor, not ten.
+func attackGraceRace(t *T, e *env, clk *clock) {
+	v := victimSession(e.a.client())
+	old := v.token()
+	clk.advance(2 * time.Minute)
+	e.attack()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	toks := make([]string, 10)
+	for i := range toks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := e.a.client()
+			<-start
+			r := c.send("GET", "/get/secret", nil, http.Header{"Cookie": {e.a.mgr.CookieName() + "=" + old.String()}})
+			assert.Equal(t, 200, r.status, r.body)
+			for _, sc := range r.setCookies() {
+				if val, ok := strings.CutPrefix(sc, e.a.mgr.CookieName()+"="); ok {
+					toks[i], _, _ = strings.Cut(val, ";")
+				}
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	succ := slices.Compact(slices.Sorted(slices.Values(toks)))
+	assert.Len(t, succ, 1, "one rotation, one successor: %q", succ)
+	list := sessionsOf(t, e, "alice")
+	var live []string
+	for _, en := range list {
+		vals, err := e.open(en)
+		require.NoError(t, err)
+		if vals["\x00>"] == nil {
+			live = append(live, en.Key)
+		}
+	}
+	assert.Len(t, live, 1, "alice has one live session (plus the forwarding record)")
+}
+
+// attackLimitRace: eight concurrent logins of one user with a limit of two
+// never leave more than two sessions, and never answer 5xx.
+func attackLimitRace(t *T, e *env) {
+	clients := make([]*client, 8)
+	for i := range clients {
+		clients[i] = e.a.client()
+		clients[i].refreshCSRF()
+	}
+	e.attack()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	status := make([]int, len(clients))
+	for i, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			status[i] = c.send("POST", "/login", []byte("alice"), http.Header{ginsession.CSRFHeader: {c.csrf}}).status
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for _, s := range status {
+		assert.Contains(t, []int{200, 409}, s)
+	}
+	list := sessionsOf(t, e, "alice")
+	assert.LessOrEqual(t, len(list), 2, "the limit holds under concurrent logins")
+	assert.NotEmpty(t, list)
+	in := 0
+	for _, c := range clients {
+		if c.whoami() == "alice" {
+			in++
+		}
+	}
+	assert.Equal(t, len(list), in, "every live session belongs to a client that is logged in")
 }
 
 // ---------------------------------------------------------------- CSRF

@@ -214,27 +214,7 @@ func TestAdversarial(t *testing.T) {
 
 func runCase(tt *testing.T, sp space, c adversarial) {
 	t := &T{T: tt, xfail: c.known != ""}
-	kr, err := store.ParseKeyring(store.GenerateKey())
-	if err != nil {
-		t.T.Fatal(err)
-	}
-	func() {
-		defer func() {
-			if p := recover(); p != nil {
-				if _, ok := p.(xfailStop); !ok {
-					panic(p)
-				}
-			}
-		}()
-		st, raw := sp.open(t, "a")
-		e := &env{t: t, space: sp, kr: kr, a: newApp(t, st, raw, kr, c.app)}
-		e.apps = []*app{e.a}
-		c.run(t, e)
-		if !e.marked {
-			t.Fatalf("the case never called attack()")
-		}
-		check(t, e, c.want)
-	}()
+	play(t, sp, c)
 	if !t.xfail {
 		return
 	}
@@ -246,6 +226,30 @@ func runCase(tt *testing.T, sp space, c adversarial) {
 		t.T.Logf("as expected for the known issue: %s", f)
 	}
 	t.T.Skipf("KNOWN ISSUE: %s", c.known)
+}
+
+// play builds the case's app, runs the case and the common checks. With
+// t.xfail, failures are recorded in t.fails and a fatal one ends play.
+func play(t *T, sp space, c adversarial) {
+	kr, err := store.ParseKeyring(store.GenerateKey())
+	if err != nil {
+		t.T.Fatal(err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			if _, ok := p.(xfailStop); !ok {
+				panic(p)
+			}
+		}
+	}()
+	st, raw := sp.open(t, "a")
+	e := &env{t: t, space: sp, kr: kr, a: newApp(t, st, raw, kr, c.app)}
+	e.apps = []*app{e.a}
+	c.run(t, e)
+	if !e.marked {
+		t.Fatalf("the case never called attack()")
+	}
+	check(t, e, c.want)
 }
 
 // check asserts what every attack must leave true.
