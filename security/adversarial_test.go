@@ -364,6 +364,26 @@ func cases() []adversarial {
 		},
 		adversarial{name: "logout-vs-inflight-save", run: attackLogoutInflight, want: expect{reject: ginsession.RejectUnknown}},
 		adversarial{name: "rotation-race-login", run: attackRotationRace, want: expect{reject: ginsession.RejectUnknown}},
+		adversarial{
+			name:  "revoke-vs-inflight-rotate",
+			run:   attackRevokeInflightRotate,
+			want:  expect{reject: ginsession.RejectUnknown},
+			known: "ginsession/identity.go:150-163 (rotate): the new entry is created with Put(prev 0) and the old one deleted without checking it was still there, so a request that loaded the session before a logout or a revocation and rotates after it (Rotate, Login) brings the ended session back under a new token",
+		},
+		adversarial{
+			name: "revoke-other-users-handle",
+			run: func(t *T, e *env) {
+				alice := victimSession(e.a.client())
+				mallory := e.a.client()
+				mallory.login("mallory")
+				h := store.Handle(alice.token().Key())
+				e.attack()
+				r := mallory.post("/revoke/"+h, nil)
+				assert.Equal(t, 404, r.status, "a handle of another user's session is no session of mine: %s", r.body)
+				assert.Equal(t, "alice", alice.whoami())
+			},
+			want: expect{unchanged: true},
+		},
 		graceCase("rotate-every-logout-kills-grace-token", attackGraceLogout, expect{reject: ginsession.RejectUnknown}),
 		graceCase("rotate-every-forward-record-tampered", attackGraceTampered, expect{reject: ginsession.RejectDecrypt}),
 		graceCase("rotate-every-grace-race", attackGraceRace, expect{}),
@@ -419,6 +439,22 @@ func cases() []adversarial {
 			return http.Header{ginsession.CSRFHeader: {v.csrf}, "Origin": {"http://evil.example"}}
 		}),
 		adversarial{name: "csrf-token-from-before-login", run: attackPreLoginCSRF, want: expect{unchanged: true}},
+		adversarial{
+			name: "reserved-keys-through-app-routes",
+			run: func(t *T, e *env) {
+				v := e.a.client()
+				v.login("alice")
+				e.attack()
+				for _, k := range []string{"%00u", "%00c", "%00t", "%00>", "%00"} {
+					r := v.post("/set/"+k, []byte("admin"))
+					assert.Equal(t, 400, r.status, "setting %s must be refused: %s", k, r.body)
+					r = v.get("/get/" + k + "?as=any")
+					assert.Equal(t, 400, r.status, "reading %s must be refused: %s", k, r.body)
+				}
+				assert.Equal(t, "alice", v.whoami())
+			},
+			want: expect{unchanged: true},
+		},
 		adversarial{
 			name: "csrf-login-without-token",
 			run: func(t *T, e *env) {
@@ -679,6 +715,47 @@ func attackRawManyLines(t *T, e *env) {
 	assert.Equal(t, 404, st, body)
 	assert.NotContains(t, body, "s3cret")
 	t.Logf("figure: 10,000 Cookie lines (%d KB) answered in %v", 10000*len(lines[0])>>10, time.Since(start).Round(time.Microsecond))
+}
+
+// attackRevokeInflightRotate: a stolen session has a request in flight
+// that will rotate its token; the user logs out everywhere meanwhile. The
+// rotation must not bring the session back.
+func attackRevokeInflightRotate(t *T, e *env) {
+	alice := victimSession(e.a.client())
+	stolen := alice.token()
+	g := e.a.newGate("rotate")
+	e.attack()
+	thief := e.a.client()
+	done := make(chan response, 1)
+	go func() {
+		done <- thief.send("POST", "/slow/x?gate=rotate&then=rotate", nil, http.Header{
+			"Cookie": {e.a.mgr.CookieName() + "=" + stolen.String()}, ginsession.CSRFHeader: {alice.csrf}})
+	}()
+	select {
+	case <-g.arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the thief's request never loaded its session")
+	}
+	r := must(t, alice.post("/logout-all", nil), 200)
+	assert.Equal(t, "1", jsonField(t, r, "revoked"))
+	close(g.release)
+	r = <-done
+	assert.Less(t, r.status, 500, r.body)
+	var issued store.Token
+	for _, sc := range r.setCookies() {
+		if val, ok := strings.CutPrefix(sc, e.a.mgr.CookieName()+"="); ok {
+			val, _, _ = strings.Cut(val, ";")
+			issued = store.Token(val)
+		}
+	}
+	assert.Empty(t, sessionsOf(t, e, "alice"), "revoked means no session of alice is left")
+	if issued != "" {
+		x := e.a.withToken(issued)
+		assert.Equal(t, "", x.whoami(), "the in-flight rotation must not hand out a live session of alice")
+		got, _ := x.value("secret")
+		assert.Equal(t, "", got)
+	}
+	assert.Equal(t, "", e.a.withToken(stolen).whoami())
 }
 
 // ---------------------------------------------------------------- tampering

@@ -276,7 +276,7 @@ func (a *app) routes(r *gin.Engine) {
 		c.JSON(200, gin.H{"ok": true})
 	})
 	// slow loads the session, waits at its gate, then sets the body (or
-	// "late") as a value.
+	// "late") as a value; with ?then=rotate it rotates the token instead.
 	r.POST("/slow/:key", func(c *gin.Context) {
 		s := ginsession.Current(c)
 		if _, err := s.Has("x"); err != nil { // load now
@@ -290,6 +290,14 @@ func (a *app) routes(r *gin.Engine) {
 			case <-g.release:
 			case <-time.After(10 * time.Second):
 			}
+		}
+		if c.Query("then") == "rotate" {
+			if err := ginsession.Rotate(c); err != nil {
+				fail(c, err)
+				return
+			}
+			c.JSON(200, gin.H{"ok": true})
+			return
 		}
 		val := "late"
 		if b, _ := io.ReadAll(c.Request.Body); len(b) > 0 {
@@ -332,6 +340,24 @@ func (a *app) routes(r *gin.Engine) {
 			return
 		}
 		c.JSON(200, gin.H{"revoked": n})
+	})
+	// revoke ends one of the current user's sessions by its handle.
+	r.POST("/revoke/:handle", func(c *gin.Context) {
+		u, ok := ginsession.CurrentUser(c)
+		if !ok {
+			fail(c, ginsession.ErrNoSession)
+			return
+		}
+		err := a.mgr.RevokeSession(c.Request.Context(), u.ID, c.Param("handle"))
+		if errors.Is(err, ginsession.ErrSessionNotFound) {
+			c.JSON(404, gin.H{"error": "no such session"})
+			return
+		}
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		c.Status(204)
 	})
 	r.GET("/sessions", func(c *gin.Context) {
 		list, err := ginsession.Current(c).UserSessions(c.Request.Context())
