@@ -1,0 +1,264 @@
+package live_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vedfolnir/sessions/dbstore"
+	"github.com/vedfolnir/sessions/ginsession"
+	"github.com/vedfolnir/sessions/ginsession/live"
+	"github.com/vedfolnir/sessions/internal/testserver"
+	"github.com/vedfolnir/sessions/platform"
+	"github.com/vedfolnir/sessions/store"
+)
+
+func TestMain(m *testing.M) { testserver.Main(m) }
+
+func init() { gin.SetMode(gin.TestMode) }
+
+func newKeyring(t testing.TB) *store.Keyring {
+	t.Helper()
+	kr, err := store.ParseKeyring(store.GenerateKey())
+	require.NoError(t, err)
+	return kr
+}
+
+// instance is one app instance: its own store handle on the shared SQLite
+// file, its own session manager, its own broker client, its own server.
+type instance struct {
+	t   testing.TB
+	srv *httptest.Server
+	mgr *ginsession.Manager
+	pub *live.Publisher
+}
+
+func loader(_ context.Context, userID string, id int64) (*platform.Context, error) {
+	if userID != "" && id > 0 && id < 10 {
+		return &platform.Context{ConnectionID: id, Name: "conn-" + strconv.FormatInt(id, 10), Type: "mastodon"}, nil
+	}
+	return nil, platform.ErrNotFound
+}
+
+func newInstance(t testing.TB, dbPath string, kr *store.Keyring, b store.Broker, opts live.Options, tweak ...func(*ginsession.Config)) *instance {
+	t.Helper()
+	st, err := dbstore.Open(context.Background(), dbPath, dbstore.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	pub := live.NewPublisher(b, live.PublisherOptions{})
+	t.Cleanup(pub.Close)
+	cfg := ginsession.Config{Store: st, Keyring: kr, InsecureCookie: true,
+		OnEvent: []ginsession.EventHandler{pub.Handle}}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	mgr, err := ginsession.NewManager(cfg)
+	require.NoError(t, err)
+	if opts.Platform == nil {
+		opts.Platform = func(c *gin.Context) any {
+			pc, ok := platform.From(c)
+			if !ok {
+				return nil
+			}
+			return pc
+		}
+	}
+	r := gin.New()
+	r.Use(mgr.Middleware(), platform.Middleware(loader))
+	ok := func(c *gin.Context, err error) {
+		if err != nil {
+			c.JSON(500, gin.H{"error": err.Error()})
+			return
+		}
+		c.JSON(200, gin.H{})
+	}
+	r.POST("/login/:id", func(c *gin.Context) { ok(c, ginsession.Login(c, ginsession.User{ID: c.Param("id")})) })
+	r.POST("/platform/:id", func(c *gin.Context) {
+		id, _ := strconv.ParseInt(c.Param("id"), 10, 64)
+		_, err := platform.Switch(c, id)
+		ok(c, err)
+	})
+	r.POST("/rotate", func(c *gin.Context) { ok(c, ginsession.Rotate(c)) })
+	r.POST("/logout", func(c *gin.Context) { ok(c, ginsession.Logout(c)) })
+	r.POST("/anon", func(c *gin.Context) { ok(c, ginsession.Current(c).Set("k", "v")) })
+	r.DELETE("/sessions/:handle", func(c *gin.Context) {
+		u, _ := ginsession.CurrentUser(c)
+		ok(c, mgr.RevokeSession(c.Request.Context(), u.ID, c.Param("handle")))
+	})
+	r.GET("/whoami", func(c *gin.Context) {
+		u, in := ginsession.CurrentUser(c)
+		if !in {
+			c.String(200, "anonymous")
+			return
+		}
+		c.String(200, u.ID)
+	})
+	r.GET("/handle", func(c *gin.Context) { c.String(200, ginsession.Current(c).Handle()) })
+	r.GET("/events", live.Handler(b, opts))
+	r.GET("/state", live.StateHandler(opts))
+	r.GET("/live.js", live.ScriptHandler())
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return &instance{t: t, srv: srv, mgr: mgr, pub: pub}
+}
+
+// browser is a cookie jar shared by every instance (cookies are per host,
+// not per port), like one browser with several tabs.
+type browser struct {
+	t   testing.TB
+	hc  *http.Client
+	jar *cookiejar.Jar
+}
+
+func newBrowser(t testing.TB) *browser {
+	jar, _ := cookiejar.New(nil)
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &browser{t: t, hc: &http.Client{Jar: jar, Transport: tr}, jar: jar}
+}
+
+func (b *browser) do(method, u string, header http.Header) (int, string) {
+	b.t.Helper()
+	req, err := http.NewRequest(method, u, nil)
+	require.NoError(b.t, err)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := b.hc.Do(req)
+	require.NoError(b.t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func (b *browser) must(method, u string) string {
+	b.t.Helper()
+	code, body := b.do(method, u, nil)
+	require.Equal(b.t, 200, code, "%s %s: %s", method, u, body)
+	return body
+}
+
+// cookie returns the session cookie header the browser would send to u.
+func (b *browser) cookie(u string) string {
+	pu, _ := url.Parse(u)
+	var parts []string
+	for _, ck := range b.jar.Cookies(pu) {
+		parts = append(parts, ck.Name+"="+ck.Value)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// event is one parsed SSE event.
+type event struct {
+	ID, Kind string
+	Msg      live.Message
+	At       time.Time
+}
+
+// sse is an open event stream.
+type sse struct {
+	t      testing.TB
+	resp   *http.Response
+	events chan event
+	pings  atomic.Int64
+	done   chan struct{}
+	cancel context.CancelFunc
+}
+
+// openSSE opens u as an event stream; it returns the status when the
+// answer is not a stream.
+func (b *browser) openSSE(u string, header http.Header) (*sse, int, string) {
+	b.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
+	require.NoError(b.t, err)
+	req.Header.Set("Accept", "text/event-stream")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := b.hc.Do(req)
+	require.NoError(b.t, err)
+	if resp.StatusCode != 200 {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cancel()
+		return nil, resp.StatusCode, string(body)
+	}
+	s := &sse{t: b.t, resp: resp, events: make(chan event, 64), done: make(chan struct{}), cancel: cancel}
+	b.t.Cleanup(s.close)
+	go s.read()
+	return s, 200, ""
+}
+
+func (s *sse) read() {
+	defer close(s.done)
+	sc := bufio.NewScanner(s.resp.Body)
+	var ev event
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if ev.Kind != "" {
+				ev.At = time.Now()
+				select {
+				case s.events <- ev:
+				default: // the test stopped reading
+				}
+			}
+			ev = event{}
+		case strings.HasPrefix(line, ":"):
+			if strings.Contains(line, "ping") {
+				s.pings.Add(1)
+			}
+		case strings.HasPrefix(line, "id: "):
+			ev.ID = line[4:]
+		case strings.HasPrefix(line, "event: "):
+			ev.Kind = line[7:]
+		case strings.HasPrefix(line, "data: "):
+			_ = json.Unmarshal([]byte(line[6:]), &ev.Msg)
+		}
+	}
+}
+
+// next waits up to d for the next event.
+func (s *sse) next(d time.Duration) (event, bool) {
+	s.t.Helper()
+	select {
+	case ev := <-s.events:
+		return ev, true
+	case <-time.After(d):
+		return event{}, false
+	}
+}
+
+// ended reports whether the server ended the stream within d.
+func (s *sse) ended(d time.Duration) bool {
+	select {
+	case <-s.done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+func (s *sse) close() {
+	s.cancel()
+	_ = s.resp.Body.Close()
+	<-s.done
+}
+
+func dbFile(t testing.TB) string { return filepath.Join(t.TempDir(), "sessions.db") }
