@@ -106,6 +106,23 @@ type result struct {
 	byOp      [nOps]int64
 }
 
+// merge adds another round's figures to r; lat stays sorted.
+func (r *result) merge(o *result) {
+	r.requests += o.requests
+	r.errors += o.errors
+	for _, e := range o.firstErrs {
+		if len(r.firstErrs) < 5 {
+			r.firstErrs = append(r.firstErrs, e)
+		}
+	}
+	r.elapsed += o.elapsed
+	r.lat = append(r.lat, o.lat...)
+	slices.Sort(r.lat)
+	for i := range r.byOp {
+		r.byOp[i] += o.byOp[i]
+	}
+}
+
 func (r *result) throughput() float64 {
 	if r.elapsed <= 0 {
 		return 0

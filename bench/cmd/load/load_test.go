@@ -33,7 +33,7 @@ func TestLoadSmoke(t *testing.T) {
 	o := options{
 		impls: []string{bench.Ours, bench.None}, users: 4, sessions: 20,
 		duration: 500 * time.Millisecond, warmup: 100 * time.Millisecond,
-		mix: mx, redis: addr, out: out, procs: 1, args: []string{"-test"},
+		mix: mx, redis: addr, out: out, procs: 1, rounds: 2, args: []string{"-test"},
 	}
 	var results []*implResult
 	for _, name := range o.impls {

@@ -51,7 +51,9 @@ type options struct {
 	redis    string
 	out      string
 	procs    int
+	rounds   int
 	progress bool
+	profile  string
 	args     []string
 }
 
@@ -71,12 +73,14 @@ func main() {
 		redisAddr = flag.String("redis", "", "use this redis-server (loopback) instead of starting one per implementation")
 		out       = flag.String("out", "bench/results", "directory for load.md and load.svg (\"\" writes none)")
 		procs     = flag.Int("procs", 1, "GOMAXPROCS of the server processes")
+		rounds    = flag.Int("rounds", 1, "split -duration into this many turns per implementation, taken in rotation, so that bursts of other work on the machine fall on all implementations alike")
 		quiet     = flag.Bool("quiet", false, "no progress line")
+		profile   = flag.String("profile", "", "write each server's CPU profile (<impl>.cpu.pprof) and allocation profile (<impl>.mem.pprof) to this directory")
 	)
 	flag.Parse()
 	if *serveImpl != "" {
 		env := bench.Env{RedisAddr: *redisAddr, Prefix: *prefix, Dir: *dir}
-		if err := serve(*serveImpl, *listen, env); err != nil {
+		if err := serve(*serveImpl, *listen, *profile, env); err != nil {
 			fmt.Fprintln(os.Stderr, "load: serve:", err)
 			os.Exit(1)
 		}
@@ -84,7 +88,7 @@ func main() {
 	}
 	o := options{
 		users: *users, sessions: *sessions, duration: *duration, warmup: *warmup, rate: *rate,
-		redis: *redisAddr, out: *out, procs: *procs, progress: !*quiet, args: os.Args[1:],
+		redis: *redisAddr, out: *out, procs: *procs, rounds: *rounds, progress: !*quiet, profile: *profile, args: os.Args[1:],
 	}
 	var err error
 	if o.mix, err = parseMix(*mixFlag); err != nil {
@@ -108,6 +112,8 @@ func main() {
 		err = errors.New("-rate must not be negative")
 	case o.procs < 1:
 		err = errors.New("-procs must be at least 1")
+	case o.rounds < 1 || o.rounds > 100:
+		err = errors.New("-rounds must be 1 to 100")
 	case o.redis != "" && !loopback(o.redis):
 		err = errors.New("-redis: loopback addresses only")
 	}
@@ -136,6 +142,16 @@ type implResult struct {
 	usedBefore int64
 	usedAfter  int64
 	precreate  time.Duration
+	serverCPU  time.Duration // server process CPU in the measured window
+	redisCPU   time.Duration // redis-server CPU in the measured window
+}
+
+// perReq returns d per measured request in µs.
+func (r *implResult) perReq(d time.Duration) float64 {
+	if r.res == nil || r.res.requests == 0 {
+		return 0
+	}
+	return float64(d) / float64(time.Microsecond) / float64(r.res.requests)
 }
 
 func (r *implResult) cmdsPerReq() float64 {
@@ -150,16 +166,46 @@ func run(o options) error {
 	_, _ = rand.Read(secret)
 	fmt.Fprintf(os.Stderr, "load: %d users, %s per implementation (+%s warm-up), mix %s, %s, %d pre-created sessions, server GOMAXPROCS=%d\n",
 		o.users, o.duration, o.warmup, o.mix.text, loopText(o.rate), o.sessions, o.procs)
+	// Set every implementation up first, then measure them in turns, round
+	// after round, so that a burst of other work on the machine falls on
+	// all of them rather than on one.
 	var results []*implResult
+	var insts []*instance
 	for _, name := range o.impls {
-		r := runImpl(o, name, secret)
-		if r.err != nil {
-			fmt.Fprintf(os.Stderr, "load: %s: %v\n", name, r.err)
-		} else {
-			fmt.Fprintf(os.Stderr, "  %-12s %8.0f req/s  p50 %s  p99 %s  errors %d\n", name, r.res.throughput(),
-				ms(r.res.pct(0.5)), ms(r.res.pct(0.99)), r.res.errors)
+		in, err := setupImpl(o, name, secret)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "load: %s: %v\n", name, err)
+			results = append(results, &implResult{name: name, err: err})
+			continue
 		}
-		results = append(results, r)
+		defer in.close()
+		if o.progress {
+			msg := "ready"
+			if in.r.precreate > 0 {
+				msg = fmt.Sprintf("ready, %d sessions pre-created in %s", o.sessions, in.r.precreate.Round(time.Millisecond))
+			}
+			fmt.Fprintf(os.Stderr, "  %-12s %s\n", name, msg)
+		}
+		insts = append(insts, in)
+		results = append(results, in.r)
+	}
+	rounds := max(o.rounds, 1)
+	for round := range rounds {
+		for _, in := range insts {
+			if in.r.err != nil {
+				continue
+			}
+			if err := in.measure(o); err != nil {
+				in.r.err = err
+				fmt.Fprintf(os.Stderr, "load: %s: %v\n", in.r.name, err)
+				continue
+			}
+			if round == rounds-1 {
+				res := in.r.res
+				fmt.Fprintf(os.Stderr, "  %-12s %8.0f req/s  p50 %s  p99 %s  errors %d\n", in.r.name, res.throughput(),
+					ms(res.pct(0.5)), ms(res.pct(0.99)), res.errors)
+			}
+		}
 	}
 	fmt.Println()
 	fmt.Print(table(o, results))
@@ -187,18 +233,61 @@ func loopText(rate float64) string {
 	return "closed loop"
 }
 
-// runImpl measures one implementation on a Redis of its own.
+// instance is one implementation set up for measuring: its redis-server,
+// its pre-created sessions and its server process.
+type instance struct {
+	r       *implResult
+	app     *bench.App
+	rdb     *goredis.Client
+	srv     *server
+	cleanup []func()
+}
+
+// close stops the server and the redis-server and removes their files.
+func (in *instance) close() {
+	for i := len(in.cleanup) - 1; i >= 0; i-- {
+		in.cleanup[i]()
+	}
+	in.cleanup = nil
+}
+
+// runImpl sets one implementation up, measures it for o.rounds rounds and
+// shuts it down.
 func runImpl(o options, name string, secret []byte) *implResult {
-	r := &implResult{name: name}
+	in, err := setupImpl(o, name, secret)
+	if err != nil {
+		return &implResult{name: name, err: err}
+	}
+	defer in.close()
+	for range max(o.rounds, 1) {
+		if err := in.measure(o); err != nil {
+			in.r.err = err
+			break
+		}
+	}
+	return in.r
+}
+
+// setupImpl gives the implementation a Redis of its own (a fresh
+// redis-server, or a key prefix of its own on -redis), pre-creates the
+// live sessions, starts its server process, checks it over HTTP and
+// measures the Redis bytes of one session.
+func setupImpl(o options, name string, secret []byte) (_ *instance, err error) {
+	in := &instance{r: &implResult{name: name}}
+	defer func() {
+		if err != nil {
+			in.close()
+		}
+	}()
+	r := in.r
 	ctx := context.Background()
 	addr, prefix := o.redis, ""
 	if addr == "" {
 		rs, err := startRedis()
 		if err != nil {
-			r.err = err
-			return r
+			return nil, err
 		}
-		defer rs.stop()
+		in.cleanup = append(in.cleanup, rs.stop)
 		addr = rs.Addr
 	} else {
 		var b [4]byte
@@ -206,24 +295,24 @@ func runImpl(o options, name string, secret []byte) *implResult {
 		prefix = fmt.Sprintf("bench%x:", b)
 	}
 	rdb := goredis.NewClient(&goredis.Options{Addr: addr})
-	defer rdb.Close()
+	in.rdb = rdb
+	in.cleanup = append(in.cleanup, func() { _ = rdb.Close() })
 	if prefix != "" {
-		defer unlinkPrefix(ctx, rdb, prefix)
+		in.cleanup = append(in.cleanup, func() { unlinkPrefix(ctx, rdb, prefix) })
 	}
 	dir, err := os.MkdirTemp("", "bench-load-")
 	if err != nil {
-		r.err = err
-		return r
+		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	in.cleanup = append(in.cleanup, func() { _ = os.RemoveAll(dir) })
 	env := bench.Env{RedisAddr: addr, Prefix: prefix, Dir: dir, Secret: secret}
 
 	// Pre-create in-process, on the implementation's own login handler.
 	app, err := bench.Build(name, env)
 	if err != nil {
-		r.err = err
-		return r
+		return nil, err
 	}
+	in.app = app
 	firstPre := o.users + 1
 	if o.sessions > 0 && bench.HasSession(name) {
 		if app.Redis {
@@ -232,8 +321,7 @@ func runImpl(o options, name string, secret []byte) *implResult {
 		t0 := time.Now()
 		if err := precreate(app, o.sessions, firstPre, o.progress); err != nil {
 			_ = app.Close()
-			r.err = fmt.Errorf("pre-creating sessions: %w", err)
-			return r
+			return nil, fmt.Errorf("pre-creating sessions: %w", err)
 		}
 		r.precreate = time.Since(t0)
 		if app.Redis {
@@ -243,16 +331,15 @@ func runImpl(o options, name string, secret []byte) *implResult {
 	}
 	_ = app.Close() // its clients; the app still names cookies and keys
 
-	srv, err := startServer(name, o.procs, env, secret)
+	srv, err := startServer(name, o.procs, env, secret, o.profile)
 	if err != nil {
-		r.err = err
-		return r
+		return nil, err
 	}
-	defer srv.stop()
+	in.srv = srv
+	in.cleanup = append(in.cleanup, srv.stop)
 	do := httpDoer(srv.Base, app.CookieName)
 	if err := bench.Verify(ctx, app, do, rdb); err != nil {
-		r.err = err
-		return r
+		return nil, err
 	}
 	if app.Redis && bench.HasSession(name) {
 		// One fresh session of a user with no other session.
@@ -265,17 +352,40 @@ func runImpl(o options, name string, secret []byte) *implResult {
 			}
 		}
 		if err != nil {
-			r.err = fmt.Errorf("measuring a session: %w", err)
-			return r
+			return nil, fmt.Errorf("measuring a session: %w", err)
 		}
 	}
+	return in, nil
+}
 
+// measure runs one round of the virtual users (o.duration / o.rounds of
+// measurement) and adds it to the instance's result.
+func (in *instance) measure(o options) error {
+	ctx := context.Background()
+	r, app, rdb, srv := in.r, in.app, in.rdb, in.srv
 	var before map[string]int64
 	var statsErr error
+	var cpu0, rcpu0 time.Duration
 	cfg := loadConfig{
-		impl: name, base: srv.Base, users: o.users, firstUser: 1,
-		duration: o.duration, warmup: o.warmup, rate: o.rate, mix: o.mix, progress: o.progress,
+		impl: r.name, base: srv.Base, users: o.users, firstUser: 1,
+		duration: o.duration / time.Duration(max(o.rounds, 1)), warmup: o.warmup, rate: o.rate, mix: o.mix, progress: o.progress,
 		onWindow: func(start bool) {
+			cpu, err := processCPU(srv.cmd.Process.Pid)
+			if err != nil {
+				statsErr = err
+			}
+			var rcpu time.Duration
+			if app.Redis {
+				if rcpu, err = redisCPU(ctx, rdb); err != nil {
+					statsErr = err
+				}
+			}
+			if start {
+				cpu0, rcpu0 = cpu, rcpu
+			} else {
+				r.serverCPU += cpu - cpu0
+				r.redisCPU += rcpu - rcpu0
+			}
 			if !app.Redis {
 				return
 			}
@@ -287,20 +397,30 @@ func runImpl(o options, name string, secret []byte) *implResult {
 			if start {
 				before = s
 			} else if before != nil {
-				r.cmds, r.cmdsBy = bench.CommandDelta(before, s)
+				n, by := bench.CommandDelta(before, s)
+				r.cmds += n
+				if r.cmdsBy == nil {
+					r.cmdsBy = map[string]int64{}
+				}
+				for k, v := range by {
+					r.cmdsBy[k] += v
+				}
 			}
 		},
 	}
 	res, err := runLoad(cfg)
 	if err != nil {
-		r.err = err
-		return r
+		return err
 	}
-	r.res = res
+	if r.res == nil {
+		r.res = res
+	} else {
+		r.res.merge(res)
+	}
 	if statsErr != nil {
-		fmt.Fprintf(os.Stderr, "load: %s: INFO commandstats: %v\n", name, statsErr)
+		fmt.Fprintf(os.Stderr, "load: %s: CPU or command figures: %v\n", r.name, statsErr)
 	}
-	return r
+	return nil
 }
 
 // login logs user in over do and returns the session cookie.

@@ -46,14 +46,27 @@ func columns(r, ours *implResult) []string {
 	if r.bytesScale > 0 {
 		scale = fmt.Sprintf("%.0f", r.bytesScale)
 	}
+	srvCPU, cpuX, rCPU := "–", "", "–"
+	if c := r.perReq(r.serverCPU); c > 0 {
+		srvCPU = fmt.Sprintf("%.1f", c)
+		if ours != nil && ours != r {
+			if oc := ours.perReq(ours.serverCPU); oc > 0 {
+				cpuX = fmt.Sprintf("%.2f×", c/oc)
+			}
+		}
+	}
+	if c := r.perReq(r.redisCPU); c > 0 {
+		rCPU = fmt.Sprintf("%.1f", c)
+	}
 	return []string{
-		r.name, fmt.Sprintf("%.0f", tput), oursX,
+		r.name, fmt.Sprintf("%.0f", tput), oursX, srvCPU, cpuX, rCPU,
 		ms(res.pct(0.50)), ms(res.pct(0.90)), ms(res.pct(0.99)), ms(res.pct(1)), p99X,
 		fmt.Sprint(res.errors), cmds, one, scale,
 	}
 }
 
-var header = []string{"impl", "req/s", "ours ÷ this", "p50", "p90", "p99", "max", "p99 ÷ ours", "errors", "Redis cmds/req", "Redis B/session", "B/session at scale"}
+var header = []string{"impl", "req/s", "ours ÷ this", "server CPU µs/req", "this ÷ ours (CPU)", "Redis CPU µs/req",
+	"p50", "p90", "p99", "max", "p99 ÷ ours", "errors", "Redis cmds/req", "Redis B/session", "B/session at scale"}
 
 // table is the plain-text table for the terminal.
 func table(o options, results []*implResult) string {
@@ -106,8 +119,8 @@ func report(o options, results []*implResult) string {
 	ours := find(results, bench.Ours)
 	fmt.Fprintf(&b, "# Load run %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "```\n%s\n```\n\n", command(o))
-	fmt.Fprintf(&b, "%d virtual users (each its own connection, cookie jar and session), %s, mix %s, %s measured per implementation after %s of warm-up; %d live sessions of other users pre-created. Each server is a separate process with GOMAXPROCS=%d on loopback; each implementation gets a fresh redis-server (%s). Machine: %d cores (%s, %s), shared with other work: compare ratios within this run, not absolute figures across runs.\n\n",
-		o.users, loopText(o.rate), o.mix.text, o.duration, o.warmup, o.sessions, o.procs, redisVersion(), runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH, runtime.Version())
+	fmt.Fprintf(&b, "%d virtual users (each its own connection, cookie jar and session), %s, mix %s, %s measured per implementation in %d turn(s) taken in rotation, each after %s of warm-up; %d live sessions of other users pre-created. Each server is a separate process with GOMAXPROCS=%d on loopback; each implementation gets a fresh redis-server (%s). Machine: %d cores (%s, %s), shared with other work: compare ratios within this run, not absolute figures across runs.\n\n",
+		o.users, loopText(o.rate), o.mix.text, o.duration, max(o.rounds, 1), o.warmup, o.sessions, o.procs, redisVersion(), runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH, runtime.Version())
 	b.WriteString("| " + strings.Join(header, " | ") + " |\n")
 	b.WriteString("|" + strings.Repeat("---|", len(header)) + "\n")
 	for _, r := range results {
@@ -119,6 +132,7 @@ func report(o options, results []*implResult) string {
 	}
 	b.WriteString(`
 - **ours ÷ this**: ours' throughput divided by this implementation's (above 1: ours serves more). **p99 ÷ ours**: this p99 over ours'.
+- **server CPU µs/req**: CPU time (user + system, all threads) of the server process in the measured window, per request; **this ÷ ours (CPU)** divides it by ours' (above 1: this costs more per request). On a machine shared with other work this is the steadier efficiency figure: throughput also depends on how much CPU the driver, Redis and everyone else took. **Redis CPU µs/req**: the same for redis-server (INFO cpu).
 - **Redis cmds/req**: commands Redis ran per request in the measured window (INFO commandstats deltas; commands that Lua scripts run count too).
 - **Redis B/session**: MEMORY USAGE of one fresh session's keys, for ours with its user's index key (a user with one session).
 - **B/session at scale**: growth of Redis used_memory per pre-created session (every one a different user).
@@ -140,7 +154,11 @@ func report(o options, results []*implResult) string {
 		}
 		for _, peer := range []string{bench.SCS, bench.SCSNoIdle, bench.GinContrib, bench.Floor, bench.None} {
 			if p := find(results, peer); p != nil && p.res.throughput() > 0 {
-				fmt.Fprintf(&b, "- throughput: ours = %.2f × %s\n", ours.res.throughput()/p.res.throughput(), peer)
+				line := fmt.Sprintf("- ours vs %s: throughput %.2f×", peer, ours.res.throughput()/p.res.throughput())
+				if oc, pc := ours.perReq(ours.serverCPU), p.perReq(p.serverCPU); oc > 0 && pc > 0 {
+					line += fmt.Sprintf(", server CPU per request %.2f× (requests per server CPU second: %.2f×)", oc/pc, pc/oc)
+				}
+				b.WriteString(line + "\n")
 			}
 		}
 		if len(ours.cmdsBy) > 0 {

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -26,7 +28,7 @@ const envSecret = "BENCH_LOAD_SECRET"
 // serve is the server process: it builds one implementation, listens on
 // listen (loopback), prints "LISTEN addr" on stdout and serves until
 // SIGTERM, SIGINT or the end of stdin (the driver went away).
-func serve(name, listen string, env bench.Env) error {
+func serve(name, listen, profileDir string, env bench.Env) error {
 	if !loopback(listen) {
 		return fmt.Errorf("-listen %s: loopback only", listen)
 	}
@@ -43,6 +45,13 @@ func serve(name, listen string, env bench.Env) error {
 	l, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
+	}
+	if profileDir != "" {
+		stop, err := startProfiles(profileDir, name)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	srv := &http.Server{Handler: app.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
@@ -65,6 +74,31 @@ func serve(name, listen string, env bench.Env) error {
 	return nil
 }
 
+// startProfiles writes the server's CPU profile to dir/<name>.cpu.pprof
+// from now until stop, and its allocation profile (every allocation since
+// start) to dir/<name>.mem.pprof at stop.
+func startProfiles(dir, name string) (stop func(), err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(filepath.Join(dir, name+".cpu.pprof"))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+		if m, err := os.Create(filepath.Join(dir, name+".mem.pprof")); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(m, 0)
+			_ = m.Close()
+		}
+	}, nil
+}
+
 // server is a running server process.
 type server struct {
 	Base  string // "http://127.0.0.1:port"
@@ -75,12 +109,15 @@ type server struct {
 
 // startServer re-executes this program with -serve name, GOMAXPROCS=procs,
 // and waits for its address.
-func startServer(name string, procs int, env bench.Env, secret []byte) (*server, error) {
+func startServer(name string, procs int, env bench.Env, secret []byte, profileDir string) (*server, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	args := []string{"-serve", name, "-listen", "127.0.0.1:0", "-redis", env.RedisAddr, "-prefix", env.Prefix, "-dir", env.Dir}
+	if profileDir != "" {
+		args = append(args, "-profile", profileDir)
+	}
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", procs), envSecret+"="+base64.StdEncoding.EncodeToString(secret))
 	cmd.Stderr = os.Stderr
