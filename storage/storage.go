@@ -1,0 +1,571 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vedfolnir/sessions/dbstore"
+	"github.com/vedfolnir/sessions/redisstore"
+	"github.com/vedfolnir/sessions/store"
+)
+
+// Mode is a storage mode: where sessions live.
+type Mode string
+
+// The storage modes, the values of SESSION_STORAGE.
+const (
+	// ModeRedis keeps sessions in Redis only.
+	ModeRedis Mode = "redis"
+	// ModeDatabase keeps sessions in SQL only (SQLite or PostgreSQL).
+	ModeDatabase Mode = "database"
+	// ModeHybrid serves from Redis and mirrors every session into SQL,
+	// which takes over when Redis fails ([store.Fallback]).
+	ModeHybrid Mode = "hybrid"
+)
+
+// Environment variables read by [FromEnv].
+const (
+	EnvStorage     = "SESSION_STORAGE"      // redis | database | hybrid
+	EnvRedisURL    = "REDIS_URL"            // see redisstore.NewFromURL for the forms
+	EnvRedisPrefix = "REDIS_SESSION_PREFIX" // Redis key prefix; default redisstore.DefaultPrefix
+	EnvDatabaseURL = "DATABASE_URL"         // postgres://... or a SQLite path; see dbstore.Open
+)
+
+// DefaultSQLitePath is the SQLite file used in database and hybrid modes
+// when DATABASE_URL is unset and Options.DefaultSQLitePath is empty.
+const DefaultSQLitePath = "sessions.db"
+
+// maxGenSuffix is the longest suffix a generation adds to the Redis key
+// prefix: "g" + 20 digits + ":".
+const maxGenSuffix = 22
+
+// ErrConfig is wrapped by every configuration error; the message names the
+// environment variable at fault.
+var ErrConfig = errors.New("storage: invalid configuration")
+
+// ErrNotConfigured is returned by the ping of a backend the mode does not
+// use.
+var ErrNotConfigured = errors.New("storage: backend not configured")
+
+// Config says which backends to use. [ConfigFromEnv] builds it from the
+// environment; [Open] takes it directly.
+type Config struct {
+	// Mode is the storage mode. Env: SESSION_STORAGE. Default: hybrid when
+	// both RedisURL and DatabaseURL are set, redis when only RedisURL is,
+	// database otherwise.
+	Mode Mode
+	// RedisURL names the Redis server (redis://, rediss://, +cluster,
+	// +sentinel). Env: REDIS_URL. Required in redis and hybrid modes.
+	RedisURL string
+	// RedisPrefix starts every Redis key. Env: REDIS_SESSION_PREFIX.
+	// Default redisstore.DefaultPrefix ("vedfolnir:"). At most
+	// redisstore.MaxPrefixLen-22 bytes, so that a generation fits after it.
+	RedisPrefix string
+	// DatabaseURL is a postgres:// URL or a SQLite path or URL. Env:
+	// DATABASE_URL. Default in database and hybrid modes:
+	// Options.DefaultSQLitePath.
+	DatabaseURL string
+}
+
+// Options tunes [FromEnv] and [Open]. The zero value works.
+type Options struct {
+	// DefaultSQLitePath is the SQLite file used when DATABASE_URL is unset
+	// in database or hybrid mode. Default [DefaultSQLitePath]
+	// ("sessions.db", in the working directory).
+	DefaultSQLitePath string
+	// Lookup reads environment variables for [FromEnv]. Default
+	// os.LookupEnv.
+	Lookup func(string) (string, bool)
+	// MaxPayload is the largest sealed session both stores accept, in
+	// bytes. Default store.DefaultMaxPayload (1 MiB).
+	MaxPayload int
+	// Database tunes the SQL store (table, sweeper); its MaxPayload is
+	// replaced by MaxPayload.
+	Database dbstore.Options
+	// Fallback tunes the hybrid composition (write-behind, timeouts,
+	// OnStateChange). Namespace and Generation are set by Open.
+	Fallback store.FallbackOptions
+	// Logger receives start-up notes and background errors. Default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.DefaultSQLitePath == "" {
+		o.DefaultSQLitePath = DefaultSQLitePath
+	}
+	if o.Lookup == nil {
+		o.Lookup = os.LookupEnv
+	}
+	if o.MaxPayload <= 0 {
+		o.MaxPayload = store.DefaultMaxPayload
+	}
+	o.Database.MaxPayload = o.MaxPayload
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Fallback.Logger == nil {
+		o.Fallback.Logger = o.Logger
+	}
+	if o.Fallback.GenerationInterval <= 0 {
+		o.Fallback.GenerationInterval = time.Second
+	}
+	return o
+}
+
+// ConfigFromEnv reads SESSION_STORAGE, REDIS_URL, REDIS_SESSION_PREFIX and
+// DATABASE_URL through lookup (os.LookupEnv when nil). A bad value is an
+// error wrapping ErrConfig and naming the variable.
+func ConfigFromEnv(lookup func(string) (string, bool), opts Options) (Config, error) {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	opts = opts.withDefaults()
+	get := func(name string) string {
+		v, _ := lookup(name)
+		return strings.TrimSpace(v)
+	}
+	c := Config{RedisURL: get(EnvRedisURL), RedisPrefix: get(EnvRedisPrefix), DatabaseURL: get(EnvDatabaseURL)}
+	switch m := Mode(strings.ToLower(get(EnvStorage))); m {
+	case "":
+		switch {
+		case c.RedisURL != "" && c.DatabaseURL != "":
+			c.Mode = ModeHybrid
+		case c.RedisURL != "":
+			c.Mode = ModeRedis
+		default:
+			c.Mode = ModeDatabase
+		}
+	case ModeRedis, ModeDatabase, ModeHybrid:
+		c.Mode = m
+	default:
+		return c, fmt.Errorf("%w: %s=%q: want redis, database or hybrid", ErrConfig, EnvStorage, get(EnvStorage))
+	}
+	return c, c.validate(opts)
+}
+
+// validate checks a Config and fills the SQLite default.
+func (c *Config) validate(opts Options) error {
+	switch c.Mode {
+	case ModeRedis, ModeHybrid:
+		if c.RedisURL == "" {
+			return fmt.Errorf("%w: %s=%s needs %s", ErrConfig, EnvStorage, c.Mode, EnvRedisURL)
+		}
+	case ModeDatabase:
+	default:
+		return fmt.Errorf("%w: %s=%q: want redis, database or hybrid", ErrConfig, EnvStorage, c.Mode)
+	}
+	if c.Mode != ModeRedis && c.DatabaseURL == "" {
+		c.DatabaseURL = opts.DefaultSQLitePath
+	}
+	if c.Mode != ModeDatabase {
+		if c.RedisPrefix == "" {
+			c.RedisPrefix = redisstore.DefaultPrefix
+		}
+		if len(c.RedisPrefix) > redisstore.MaxPrefixLen-maxGenSuffix {
+			return fmt.Errorf("%w: %s is %d bytes: at most %d (a generation is appended to it)",
+				ErrConfig, EnvRedisPrefix, len(c.RedisPrefix), redisstore.MaxPrefixLen-maxGenSuffix)
+		}
+		for i := 0; i < len(c.RedisPrefix); i++ {
+			if b := c.RedisPrefix[i]; b <= ' ' || b > '~' || b == '{' || b == '}' || b == '*' {
+				return fmt.Errorf("%w: %s: byte %d (%q) is not allowed: use printable ASCII without spaces, braces or '*'",
+					ErrConfig, EnvRedisPrefix, i, b)
+			}
+		}
+	}
+	return nil
+}
+
+// NamespacePrefix is the Redis key prefix of a generation's namespace:
+// base itself for generation 1 (so keys are "{prefix}session:{key}" until
+// the first outage), base + "g{n}:" after.
+func NamespacePrefix(base string, generation uint64) string {
+	if generation <= 1 {
+		return base
+	}
+	return base + "g" + strconv.FormatUint(generation, 10) + ":"
+}
+
+// Storage is the session storage an application runs on, in one of the
+// three modes. Build it with [FromEnv] or [Open]; close it at shutdown.
+type Storage struct {
+	mode  Mode
+	st    store.Store
+	fb    *store.Fallback
+	rs    *redisstore.Store // base namespace: broker, client, mode record
+	db    *dbstore.Store
+	guard *dbGuard
+	gen   uint64 // redis mode's namespace
+	base  string
+	log   *slog.Logger
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// FromEnv opens the storage the environment describes: see
+// [ConfigFromEnv] and [Open]. ctx bounds the start-up work (migrations,
+// the generation record).
+func FromEnv(ctx context.Context, opts Options) (*Storage, error) {
+	cfg, err := ConfigFromEnv(opts.Lookup, opts)
+	if err != nil {
+		return nil, err
+	}
+	return Open(ctx, cfg, opts)
+}
+
+// Open opens the storage cfg describes.
+//
+//   - redis: a Redis store with fail-fast client settings. Redis must answer
+//     at start (to find the current namespace).
+//   - database: a SQL store. The generation record is incremented at start
+//     (and again every GenerationInterval while sessions are written), so a
+//     later hybrid start never reads Redis copies older than what this mode
+//     wrote.
+//   - hybrid: a [store.Fallback] of both. Redis may be down at start: the
+//     fallback then serves from SQL until it answers.
+func Open(ctx context.Context, cfg Config, opts Options) (*Storage, error) {
+	opts = opts.withDefaults()
+	if err := cfg.validate(opts); err != nil {
+		return nil, err
+	}
+	s := &Storage{mode: cfg.Mode, base: cfg.RedisPrefix, log: opts.Logger}
+	var err error
+	switch cfg.Mode {
+	case ModeRedis:
+		err = s.openRedis(ctx, cfg, opts)
+	case ModeDatabase:
+		err = s.openDatabase(ctx, cfg, opts)
+	case ModeHybrid:
+		err = s.openHybrid(ctx, cfg, opts)
+	}
+	if err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Storage) openSQL(ctx context.Context, cfg Config, opts Options) error {
+	db, err := dbstore.Open(ctx, cfg.DatabaseURL, opts.Database)
+	if err != nil {
+		return fmt.Errorf("storage: %s: %w", EnvDatabaseURL, err)
+	}
+	s.db = db
+	return nil
+}
+
+func (s *Storage) openRedisBase(cfg Config, opts Options) error {
+	rs, err := redisstore.NewFromURL(cfg.RedisURL, redisstore.Options{Prefix: cfg.RedisPrefix, MaxPayload: opts.MaxPayload})
+	if err != nil {
+		return fmt.Errorf("storage: %s: %w", EnvRedisURL, err)
+	}
+	s.rs = rs
+	return nil
+}
+
+// namespace returns the Redis store of a generation, on the shared client.
+func (s *Storage) namespace(maxPayload int) func(uint64) (store.Store, error) {
+	return func(gen uint64) (store.Store, error) {
+		if gen <= 1 {
+			return s.rs, nil
+		}
+		return redisstore.New(s.rs.Client(), redisstore.Options{Prefix: NamespacePrefix(s.base, gen), MaxPayload: maxPayload})
+	}
+}
+
+func (s *Storage) openRedis(ctx context.Context, cfg Config, opts Options) error {
+	if err := s.openRedisBase(cfg, opts); err != nil {
+		return err
+	}
+	rec, _, err := loadMode(ctx, s.rs)
+	if err != nil {
+		return fmt.Errorf("storage: %s: redis mode needs Redis at start to find the session namespace: %w", EnvRedisURL, err)
+	}
+	s.gen = max(rec.Generation, 1)
+	if err := writeMode(ctx, s.rs, modeRecord{Mode: ModeRedis, Generation: s.gen}); err != nil {
+		return fmt.Errorf("storage: %s: %w", EnvRedisURL, err)
+	}
+	st, err := s.namespace(opts.MaxPayload)(s.gen)
+	if err != nil {
+		return fmt.Errorf("storage: %s: %w", EnvRedisPrefix, err)
+	}
+	s.st = st
+	return nil
+}
+
+func (s *Storage) openDatabase(ctx context.Context, cfg Config, opts Options) error {
+	if err := s.openSQL(ctx, cfg, opts); err != nil {
+		return err
+	}
+	g, err := store.UpdateGeneration(ctx, s.db, func(g store.Generation) store.Generation {
+		g.Number++
+		return g
+	})
+	if err != nil {
+		return fmt.Errorf("storage: %s: generation record: %w", EnvDatabaseURL, err)
+	}
+	if cfg.RedisURL != "" {
+		// Best effort: tell a later redis-mode start that Redis's copies
+		// are older than SQL's, so it starts a fresh namespace.
+		s.tellRedis(ctx, cfg, opts, g.Number)
+	}
+	s.guard = newDBGuard(s.db, g, opts.Fallback.GenerationInterval, opts.Logger)
+	s.st = s.guard
+	return nil
+}
+
+func (s *Storage) tellRedis(ctx context.Context, cfg Config, opts Options, gen uint64) {
+	rs, err := redisstore.NewFromURL(cfg.RedisURL, redisstore.Options{Prefix: cfg.RedisPrefix, MaxPayload: opts.MaxPayload})
+	if err != nil {
+		return
+	}
+	defer rs.Close()
+	c, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := writeMode(c, rs, modeRecord{Mode: ModeDatabase, Generation: gen}); err != nil {
+		s.log.Info("storage: database mode could not mark Redis stale (a direct switch to redis mode would serve copies older than SQL's)", "err", err)
+	}
+}
+
+func (s *Storage) openHybrid(ctx context.Context, cfg Config, opts Options) error {
+	if err := s.openSQL(ctx, cfg, opts); err != nil {
+		return err
+	}
+	if err := s.openRedisBase(cfg, opts); err != nil {
+		return err
+	}
+	rc, cancel := context.WithTimeout(ctx, time.Second)
+	rec, found, rerr := loadMode(rc, s.rs)
+	cancel()
+	if rerr != nil {
+		s.log.Warn("storage: Redis unavailable at start: serving sessions from SQL until it answers", "err", rerr)
+	}
+	redisAlone := rerr == nil && found && rec.Mode == ModeRedis
+	g, err := store.UpdateGeneration(ctx, s.db, func(g store.Generation) store.Generation {
+		if redisAlone {
+			// Redis served alone: its namespace is the truth and SQL's
+			// copies may be stale. Keep reading that namespace (or a fresh
+			// one if SQL moved past it meanwhile) and trust only SQL
+			// copies made from now on.
+			if rec.Generation >= g.Number {
+				g.Number = rec.Generation
+			} else {
+				g.Number++
+			}
+			g.TrustFrom = time.Now()
+		}
+		return g
+	})
+	if err != nil {
+		return fmt.Errorf("storage: %s: generation record: %w", EnvDatabaseURL, err)
+	}
+	if rerr == nil {
+		wc, cancel := context.WithTimeout(ctx, time.Second)
+		if err := writeMode(wc, s.rs, modeRecord{Mode: ModeHybrid, Generation: g.Number}); err != nil {
+			s.log.Warn("storage: could not record the storage mode in Redis", "err", err)
+		}
+		cancel()
+	}
+	ns := s.namespace(opts.MaxPayload)
+	primary, err := ns(g.Number)
+	if err != nil {
+		return fmt.Errorf("storage: %s: %w", EnvRedisPrefix, err)
+	}
+	fo := opts.Fallback
+	fo.Namespace, fo.Generation = ns, g
+	user := fo.OnGeneration
+	fo.OnGeneration = func(gen uint64) {
+		c, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := writeMode(c, s.rs, modeRecord{Mode: ModeHybrid, Generation: gen}); err != nil {
+			s.log.Warn("storage: could not record the generation in Redis", "generation", gen, "err", err)
+		}
+		if user != nil {
+			user(gen)
+		}
+	}
+	fb, err := store.NewFallback(primary, s.db, fo)
+	if err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	s.fb, s.st = fb, fb
+	return nil
+}
+
+// Store returns the session store to give ginsession.Config.Store.
+func (s *Storage) Store() store.Store { return s.st }
+
+// Mode returns the storage mode in use.
+func (s *Storage) Mode() Mode { return s.mode }
+
+// Broker returns the Redis pub/sub broker for session events in redis and
+// hybrid modes, nil in database mode.
+func (s *Storage) Broker() store.Broker {
+	if s.rs == nil || s.mode == ModeDatabase {
+		return nil
+	}
+	return s.rs
+}
+
+// Fallback returns the hybrid composition, nil in the other modes.
+func (s *Storage) Fallback() *store.Fallback { return s.fb }
+
+// RedisClient returns the Redis client (redis and hybrid modes), nil in
+// database mode.
+func (s *Storage) RedisClient() redis.UniversalClient {
+	if s.rs == nil {
+		return nil
+	}
+	return s.rs.Client()
+}
+
+// DB returns the SQL database (database and hybrid modes), nil in redis
+// mode.
+func (s *Storage) DB() *sql.DB {
+	if s.db == nil {
+		return nil
+	}
+	return s.db.DB()
+}
+
+// Generation returns the generation whose Redis namespace holds the
+// sessions (redis and hybrid modes; 0 in database mode).
+func (s *Storage) Generation() uint64 {
+	switch {
+	case s.fb != nil:
+		return s.fb.Status().Generation
+	case s.mode == ModeRedis:
+		return s.gen
+	}
+	return 0
+}
+
+// RedisPrefix returns the Redis key prefix of the namespace in use ("" in
+// database mode): session keys are RedisPrefix() + "session:" + key.
+func (s *Storage) RedisPrefix() string {
+	if s.mode == ModeDatabase {
+		return ""
+	}
+	return NamespacePrefix(s.base, s.Generation())
+}
+
+// PingRedis checks that Redis answers; ErrNotConfigured in database mode.
+func (s *Storage) PingRedis(ctx context.Context) error {
+	if s.rs == nil || s.mode == ModeDatabase {
+		return ErrNotConfigured
+	}
+	return s.rs.Ping(ctx)
+}
+
+// PingDatabase checks that the database answers; ErrNotConfigured in redis
+// mode.
+func (s *Storage) PingDatabase(ctx context.Context) error {
+	if s.db == nil {
+		return ErrNotConfigured
+	}
+	return s.db.Ping(ctx)
+}
+
+// Health is a storage health report, shaped for a /healthz answer.
+type Health struct {
+	// Status is "ok", "degraded" (hybrid with one backend down, or its
+	// mirror behind) or "down" (sessions cannot be served).
+	Status string `json:"status"`
+	// Storage is the mode.
+	Storage Mode `json:"storage"`
+	// Redis and Database report each configured backend; nil when the mode
+	// does not use it.
+	Redis    *Component `json:"redis,omitempty"`
+	Database *Component `json:"database,omitempty"`
+	// Fallback is the hybrid composition's state; nil in other modes.
+	Fallback *store.FallbackStatus `json:"fallback,omitempty"`
+}
+
+// Component is one backend's health.
+type Component struct {
+	OK      bool          `json:"ok"`
+	Latency time.Duration `json:"latency_ns"`
+	Error   string        `json:"error,omitempty"`
+}
+
+func probe(ctx context.Context, ping func(context.Context) error) *Component {
+	t0 := time.Now()
+	err := ping(ctx)
+	c := &Component{OK: err == nil, Latency: time.Since(t0)}
+	if err != nil {
+		c.Error = err.Error()
+	}
+	return c
+}
+
+// Health pings the configured backends (each bounded by ctx) and reports.
+func (s *Storage) Health(ctx context.Context) Health {
+	h := Health{Storage: s.mode}
+	if s.mode != ModeDatabase {
+		h.Redis = probe(ctx, s.PingRedis)
+	}
+	if s.mode != ModeRedis {
+		h.Database = probe(ctx, s.PingDatabase)
+	}
+	switch s.mode {
+	case ModeRedis:
+		h.Status = okOr(h.Redis.OK, "down")
+	case ModeDatabase:
+		h.Status = okOr(h.Database.OK, "down")
+	case ModeHybrid:
+		st := s.fb.Status()
+		h.Fallback = &st
+		switch {
+		case !h.Redis.OK && !h.Database.OK:
+			h.Status = "down"
+		case !h.Redis.OK || !h.Database.OK || st.Engaged || st.QueueDepth > 0:
+			h.Status = "degraded"
+		default:
+			h.Status = "ok"
+		}
+	}
+	return h
+}
+
+func okOr(ok bool, bad string) string {
+	if ok {
+		return "ok"
+	}
+	return bad
+}
+
+// Close stops the fallback (draining its mirror queue), records a last
+// generation increment in database mode when sessions were written, and
+// closes the clients Open made. Later calls return the first result.
+func (s *Storage) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.fb != nil {
+			errs = append(errs, s.fb.Close())
+		}
+		if s.guard != nil {
+			errs = append(errs, s.guard.close())
+		}
+		if s.rs != nil {
+			errs = append(errs, s.rs.Close())
+		}
+		if s.db != nil {
+			errs = append(errs, s.db.Close())
+		}
+		if err := errors.Join(errs...); err != nil {
+			s.closeErr = fmt.Errorf("storage: close: %w", err)
+		}
+	})
+	return s.closeErr
+}
