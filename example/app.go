@@ -88,7 +88,9 @@ func (a *App) build(ctx context.Context) (err error) {
 		return err
 	}
 
-	a.audit, err = audit.New(ctx, a.sqlDB, audit.Options{Logger: a.log})
+	// A short flush interval keeps the dashboard's history current: its
+	// script refetches 300 ms after each event.
+	a.audit, err = audit.New(ctx, a.sqlDB, audit.Options{Logger: a.log, FlushInterval: 100 * time.Millisecond})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -19,7 +20,7 @@ var templateFS embed.FS
 //go:embed web/static
 var staticFS embed.FS
 
-var pageTemplate = template.Must(template.ParseFS(templateFS, "web/templates/page.html"))
+var pageTemplate = template.Must(template.New("page.html").Funcs(template.FuncMap{"describe": describe}).ParseFS(templateFS, "web/templates/page.html"))
 
 // pageData is what page.html renders.
 type pageData struct {
@@ -103,4 +104,43 @@ func deref(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// describe says what an audit record means, in words, for the page (the
+// script's describe does the same for records it fetches).
+func describe(it auditItem) string {
+	switch it.Type {
+	case "login":
+		return "Signed in"
+	case "logout":
+		return "Signed out"
+	case "rotated":
+		return "Session id renewed"
+	case "platform_switched":
+		if it.Detail == "" {
+			return "Platform cleared"
+		}
+		for _, u := range demoUsers {
+			for _, pc := range u.Platforms {
+				if strconv.FormatInt(pc.ConnectionID, 10) == it.Detail {
+					return "Switched to " + pc.Name
+				}
+			}
+		}
+		return "Switched to platform " + it.Detail
+	case "revoked":
+		return "Ended from another session"
+	case "evicted":
+		return "Ended: too many sessions"
+	case "expired":
+		return "Expired"
+	case "created":
+		return "Session started"
+	case "rejected":
+		return "Cookie refused (" + it.Detail + ")"
+	}
+	if it.Detail != "" {
+		return it.Detail
+	}
+	return it.Type
 }

@@ -25,13 +25,20 @@
   const toLogin = () => location.assign("/");
 
   // --- rendering -------------------------------------------------------
+  // Long form for the session's facts, short form in lists.
   const fmt = (iso) => {
     const d = new Date(iso);
     return isNaN(d) ? iso : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
   };
+  const fmtShort = (iso) => {
+    const d = new Date(iso);
+    if (isNaN(d)) return iso;
+    if (d.toDateString() === new Date().toDateString()) return d.toLocaleTimeString();
+    return d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
+  };
   function localTimes(root) {
     root.querySelectorAll("time[datetime]").forEach((t) => {
-      if (t.dateTime) t.textContent = fmt(t.dateTime);
+      if (t.dateTime) t.textContent = t.closest(".facts") ? fmt(t.dateTime) : fmtShort(t.dateTime);
     });
   }
   function device(ua) {
@@ -53,7 +60,27 @@
     for (const k of kids) if (k !== null && k !== undefined) e.append(k);
     return e;
   }
-  const time = (iso) => el("time", { datetime: iso }, fmt(iso));
+  const time = (iso) => el("time", { datetime: iso }, fmtShort(iso));
+  const platformName = (id) => {
+    const b = document.querySelector(`#platform-switcher button[data-id="${CSS.escape(String(id))}"]`);
+    return b ? b.dataset.name : "platform " + id;
+  };
+  // What an audit record means, in words (the API gives kinds and handles).
+  function describe(r) {
+    switch (r.type) {
+      case "login": return "Signed in";
+      case "logout": return "Signed out";
+      case "rotated": return "Session id renewed";
+      case "platform_switched": return r.detail ? "Switched to " + platformName(r.detail) : "Platform cleared";
+      case "revoked": return "Ended from another session";
+      case "evicted": return "Ended: too many sessions";
+      case "expired": return "Expired";
+      case "created": return "Session started";
+      case "rejected": return "Cookie refused (" + r.detail + ")";
+      default: return r.detail || r.type;
+    }
+  }
+  const where = (ua, ip) => [ua ? device(ua) : "", ip].filter(Boolean).join(" · ");
 
   function renderPlatform(p) {
     $("#platform-name").textContent = p ? p.name : "None selected";
@@ -88,8 +115,8 @@
     if (!list.length) { ol.replaceChildren(el("li", { class: "empty muted" }, "No events yet.")); return; }
     ol.replaceChildren(...list.map((r) => el("li", {},
       time(r.time), el("span", { class: "pill kind-" + r.type }, r.type),
-      el("span", { class: "detail", title: r.user_agent }, r.detail || device(r.user_agent)),
-      el("code", { class: "muted" }, r.ip))));
+      el("span", { class: "detail", title: r.detail }, describe(r)),
+      el("span", { class: "where muted", title: r.user_agent }, where(r.user_agent, r.ip)))));
   }
 
   // --- refreshing from the API ----------------------------------------
@@ -110,7 +137,7 @@
   let pending = null;
   function refreshListsSoon() { // coalesce bursts of activity
     clearTimeout(pending);
-    pending = setTimeout(refreshLists, 150);
+    pending = setTimeout(refreshLists, 300);
   }
 
   // --- actions ---------------------------------------------------------
@@ -134,6 +161,7 @@
   if (dashboard) {
     localTimes(document);
     document.querySelectorAll("#sessions td.device").forEach((td) => { td.textContent = device(td.dataset.ua); });
+    document.querySelectorAll("#audit .where[data-ua]").forEach((w) => { w.textContent = where(w.dataset.ua, w.textContent); });
     $("#logout").addEventListener("click", busy($("#logout"), async () => {
       await api("POST", "/api/logout");
       toLogin();
