@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"slices"
@@ -439,6 +440,13 @@ func cases() []adversarial {
 			return http.Header{ginsession.CSRFHeader: {v.csrf}, "Origin": {"http://evil.example"}}
 		}),
 		adversarial{name: "csrf-token-from-before-login", run: attackPreLoginCSRF, want: expect{unchanged: true}},
+		adversarial{
+			name:  "csrf-huge-form-without-token",
+			alone: true,
+			run:   attackHugeForm,
+			want:  expect{unchanged: true},
+			known: "ginsession/csrf.go:109-111 (RequireCSRF): an unsafe request without the X-CSRF-Token header makes the middleware call c.PostForm whatever the Content-Type, so gin parses the body as a form before refusing it: a 40 MB multipart body allocates about 4 times its size (up to MaxMultipartMemory, 32 MB, held in memory; file parts beyond it go to temporary files), on every unsafe route, before any authentication, even on JSON-only APIs",
+		},
 		adversarial{
 			name: "reserved-keys-through-app-routes",
 			run: func(t *T, e *env) {
@@ -1319,6 +1327,38 @@ func csrfCase(name string, hdr func(t *T, e *env, v *client) http.Header) advers
 			assert.Equal(t, v.csrf, jsonField(t, r, "csrf"), "a refused request does not renew the token")
 		},
 		want: expect{unchanged: true},
+	}
+}
+
+// attackHugeForm sends 40 MB form bodies without a CSRF header: the
+// refusal must not cost more than a small, fixed amount of memory.
+func attackHugeForm(t *T, e *env) {
+	v := e.a.client()
+	v.login("alice")
+	const size = 40 << 20
+	var mp bytes.Buffer
+	w := multipart.NewWriter(&mp)
+	fw, err := w.CreateFormField("data")
+	require.NoError(t, err)
+	_, _ = fw.Write(bytes.Repeat([]byte("A"), size))
+	require.NoError(t, w.Close())
+	ue := append([]byte("data="), bytes.Repeat([]byte("A"), size)...)
+	bodies := []struct {
+		name, ctype string
+		body        []byte
+	}{
+		{"multipart", w.FormDataContentType(), mp.Bytes()},
+		{"urlencoded", "application/x-www-form-urlencoded", ue},
+	}
+	e.attack()
+	for _, b := range bodies {
+		var r response
+		n := allocs(func() {
+			r = v.send("POST", "/set/k", b.body, http.Header{"Content-Type": {b.ctype}})
+		})
+		assert.Equal(t, 403, r.status, r.body)
+		t.Logf("figure: a %d MB %s body without a CSRF token: %d MB allocated before the 403", len(b.body)>>20, b.name, n>>20)
+		assert.Less(t, n, uint64(memBound), "%s: bytes allocated to refuse it", b.name)
 	}
 }
 
