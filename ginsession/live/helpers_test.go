@@ -45,6 +45,8 @@ type instance struct {
 	srv *httptest.Server
 	mgr *ginsession.Manager
 	pub *live.Publisher
+	// streams counts requests to /events.
+	streams atomic.Int64
 }
 
 func loader(_ context.Context, userID string, id int64) (*platform.Context, error) {
@@ -108,13 +110,29 @@ func newInstance(t testing.TB, dbPath string, kr *store.Keyring, b store.Broker,
 		c.String(200, u.ID)
 	})
 	r.GET("/handle", func(c *gin.Context) { c.String(200, ginsession.Current(c).Handle()) })
-	r.GET("/events", live.Handler(b, opts))
+	inst := &instance{t: t, mgr: mgr, pub: pub}
+	r.GET("/events", func(c *gin.Context) { inst.streams.Add(1) }, live.Handler(b, opts))
 	r.GET("/state", live.StateHandler(opts))
 	r.GET("/live.js", live.ScriptHandler())
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
-	return &instance{t: t, srv: srv, mgr: mgr, pub: pub}
+	r.GET("/page", func(c *gin.Context) { c.Data(200, "text/html; charset=utf-8", []byte(testPage)) })
+	r.GET("/bye", func(c *gin.Context) {
+		c.Data(200, "text/html; charset=utf-8", []byte("<!doctype html><title>bye</title>"))
+	})
+	inst.srv = httptest.NewServer(r)
+	t.Cleanup(inst.srv.Close)
+	return inst
 }
+
+// testPage is an application page using the client script: it records
+// what the script reports.
+const testPage = `<!doctype html><title>live</title>
+<script src="/live.js"></script>
+<script>
+window.got = []; window.kinds = [];
+SessionLive.connect({url: "/events", stateURL: "/state", loginURL: "/bye",
+  onPlatform: function (m) { window.got.push(m.detail); },
+  onEvent: function (kind) { window.kinds.push(kind); }});
+</script>`
 
 // browser is a cookie jar shared by every instance (cookies are per host,
 // not per port), like one browser with several tabs.
