@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -323,3 +324,35 @@ func TestLoaderContract(t *testing.T) {
 }
 
 func first(code int, _ string) int { return code }
+
+// Many tabs of many users at once, with a cache that keeps expiring: every
+// answer is the user's own connection (run with -race).
+func TestConcurrentRequests(t *testing.T) {
+	a := newApp(t, platform.Options{CacheTTL: time.Nanosecond, CacheSize: 2, Now: time.Now})
+	users := []struct{ id, conn string }{{"1", "1"}, {"1", "2"}, {"2", "3"}}
+	var wg sync.WaitGroup
+	errs := make(chan string, 100)
+	for _, u := range users {
+		c := a.client()
+		c.login(u.id)
+		require.Equal(t, 200, first(c.do("POST", "/platform/"+u.conn)))
+		for range 3 { // tabs of one browser session
+			wg.Go(func() {
+				for range 15 {
+					code, pc := c.platform()
+					if code != 200 || strconv.FormatInt(pc.ConnectionID, 10) != u.conn {
+						errs <- fmt.Sprintf("user %s: %d %+v", u.id, code, pc)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	assert.Greater(t, a.conns.calls.Load(), int64(100), "the expired cache sent requests to the loader")
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	assert.LessOrEqual(t, a.pm.CacheLen(), 2)
+}

@@ -56,9 +56,9 @@ func loader(_ context.Context, userID string, id int64) (*platform.Context, erro
 	return nil, platform.ErrNotFound
 }
 
-func newInstance(t testing.TB, dbPath string, kr *store.Keyring, b store.Broker, opts live.Options, tweak ...func(*ginsession.Config)) *instance {
+func newInstance(t testing.TB, dbURL string, kr *store.Keyring, b store.Broker, opts live.Options, tweak ...func(*ginsession.Config)) *instance {
 	t.Helper()
-	st, err := dbstore.Open(context.Background(), dbPath, dbstore.Options{})
+	st, err := dbstore.Open(context.Background(), dbURL, dbstore.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
 	pub := live.NewPublisher(b, live.PublisherOptions{})

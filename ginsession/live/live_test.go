@@ -89,6 +89,14 @@ func TestCrossInstanceRedis(t *testing.T) {
 	syncFlow(t, a, b)
 }
 
+// The same with the sessions in one PostgreSQL schema.
+func TestCrossInstanceRedisPostgres(t *testing.T) {
+	kr, dsn, prefix := newKeyring(t), testserver.Postgres(t), testserver.Prefix(t)
+	a := newInstance(t, dsn, kr, redisBroker(t, prefix), live.Options{})
+	b := newInstance(t, dsn, kr, redisBroker(t, prefix), live.Options{})
+	syncFlow(t, a, b)
+}
+
 // One instance with the in-process broker.
 func TestLocalBroker(t *testing.T) {
 	a := newInstance(t, dbFile(t), newKeyring(t), live.NewLocalBroker(), live.Options{})
