@@ -191,6 +191,33 @@ func cases() []adversarial {
 			want: expect{reject: ginsession.RejectCorrupt, unchanged: true},
 		},
 		adversarial{
+			name: "deadline-absolute-timeout-enforced",
+			run: func(t *T, e *env) {
+				v := victimSession(e.a.client())
+				e.attack()
+				e.clock.advance(25 * time.Hour)
+				got, _ := v.value("secret")
+				assert.Equal(t, "", got, "a session past its absolute timeout is not served")
+				assert.Equal(t, "", v.whoami())
+				// Stores that judge liveness themselves (GetTouch at the
+				// app's now) report an expired entry as missing: the app
+				// says rejected:unknown rather than expired.
+				var kinds []string
+				for _, ev := range e.a.events.since(e.evMark) {
+					kinds = append(kinds, string(ev.Kind)+":"+ev.Detail)
+				}
+				assert.True(t, slices.Contains(kinds, "expired:") || slices.Contains(kinds, "rejected:unknown"),
+					"the end of the session is reported: %q", kinds)
+			},
+			want: expect{anyReject: true},
+		},
+		adversarial{
+			name:  "deadlines-extended-in-store",
+			run:   attackExtendDeadlines,
+			want:  expect{anyReject: true},
+			known: "the absolute deadline (like Entry.UserID) lives only in the entry's plaintext metadata: a store writer who pushes it back keeps a session alive past AbsoluteTimeout, which the docs promise is never extended",
+		},
+		adversarial{
 			name:  "user-id-column-swapped",
 			run:   attackSwapUserID,
 			want:  expect{anyReject: true},
@@ -835,6 +862,21 @@ func attackCopyPayload(t *T, e *env) {
 	assert.Equal(t, "alice", alice.whoami())
 }
 
+// attackExtendDeadlines pushes a session's deadlines ten years out in the
+// store, then comes back a day and an hour later (past the default 24 h
+// absolute timeout) by the app's clock.
+func attackExtendDeadlines(t *T, e *env) {
+	v := victimSession(e.a.client())
+	key := v.token().Key()
+	far := time.Now().AddDate(10, 0, 0)
+	require.NoError(t, e.a.raw.setDeadlines(e.ctx(), key, far, far))
+	e.attack()
+	e.clock.advance(25 * time.Hour)
+	got, _ := v.value("secret")
+	assert.Equal(t, "", got, "a session past its absolute timeout must not be served")
+	assert.Equal(t, "", v.whoami())
+}
+
 // attackSwapUserID: mallory, who can write the store, files his session
 // under alice's user id. The library must not act on alice's sessions for
 // him.
@@ -1161,17 +1203,15 @@ func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c
 func (c *clock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
 // graceCase runs f on an app that rotates tokens every minute with a
-// 30-second grace window, on a clock f moves.
+// 30-second grace window; f moves the app's clock (e.clock).
 func graceCase(name string, f func(t *T, e *env, clk *clock), want expect) adversarial {
-	clk := &clock{}
 	return adversarial{
 		name: name,
 		app: appOptions{tweak: func(c *ginsession.Config) {
-			c.Now = clk.Now
 			c.RotateEvery = time.Minute
 			c.RotateGrace = 30 * time.Second
 		}},
-		run:  func(t *T, e *env) { f(t, e, clk) },
+		run:  func(t *T, e *env) { f(t, e, e.clock) },
 		want: want,
 	}
 }

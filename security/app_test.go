@@ -138,6 +138,7 @@ type gate struct {
 type appOptions struct {
 	tls   bool                     // serve over TLS with the default (secure) cookie settings
 	tweak func(*ginsession.Config) // adjust the config
+	clock *clock                   // the manager's clock; real time when nil
 }
 
 func newApp(t testing.TB, st store.Store, raw rawStore, kr *store.Keyring, o appOptions) *app {
@@ -149,6 +150,9 @@ func newApp(t testing.TB, st store.Store, raw rawStore, kr *store.Keyring, o app
 		InsecureCookie: !o.tls, // plain-HTTP test servers: the jar drops Secure cookies there
 		RecordDevice:   true,
 		OnEvent:        []ginsession.EventHandler{a.events.add},
+	}
+	if o.clock != nil {
+		cfg.Now = o.clock.Now
 	}
 	if o.tweak != nil {
 		o.tweak(&cfg)

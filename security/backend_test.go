@@ -54,6 +54,10 @@ type rawStore interface {
 	// setUserID rewrites the plaintext user id of key and files the key in
 	// that user's index, as the store's own index would.
 	setUserID(ctx context.Context, key, uid string) error
+	// setDeadlines rewrites the idle and absolute deadlines of key (and
+	// whatever the backend derives from them: the deadline column, the
+	// key's TTL).
+	setDeadlines(ctx context.Context, key string, idle, abs time.Time) error
 	// save copies everything stored for key; restore writes it back.
 	save(ctx context.Context, key string) (any, error)
 	restore(ctx context.Context, key string, saved any) error
@@ -253,6 +257,11 @@ func (r *sqlRaw) setUserID(ctx context.Context, key, uid string) error {
 	return r.exec1(ctx, "UPDATE TABLE SET user_id = ?, user_hash = ? WHERE key = ?", []byte(uid), h[:], key)
 }
 
+func (r *sqlRaw) setDeadlines(ctx context.Context, key string, idle, abs time.Time) error {
+	return r.exec1(ctx, "UPDATE TABLE SET idle_deadline = ?, absolute_deadline = ?, deadline = ? WHERE key = ?",
+		idle.UnixMilli(), abs.UnixMilli(), min(idle.UnixMilli(), abs.UnixMilli()), key)
+}
+
 func (r *sqlRaw) save(ctx context.Context, key string) (any, error) {
 	rows, err := r.rowValues(ctx, "WHERE key = ?", key)
 	if err != nil {
@@ -430,6 +439,35 @@ func (r *redisRaw) setUserID(ctx context.Context, key, uid string) error {
 		return err
 	}
 	return r.rdb.ZAdd(ctx, r.userKey(uid), redis.Z{Score: float64(e.AbsoluteDeadline.UnixMilli()), Member: key}).Err()
+}
+
+// setDeadlines rewrites the header's two deadline varints: the value
+// starts with a format byte whose low nibble n is the version's length,
+// the version, then zigzag varints of created, last activity - created,
+// idle deadline - last activity and absolute deadline - created.
+func (r *redisRaw) setDeadlines(ctx context.Context, key string, idle, abs time.Time) error {
+	raw, err := r.rdb.Get(ctx, r.sessionKey(key)).Bytes()
+	if err != nil {
+		return err
+	}
+	p := 1 + int(raw[0]&0x0f)
+	var d [4]int64
+	for i := range d {
+		x, m := binary.Varint(raw[p:])
+		if m <= 0 {
+			return errors.New("bad varint in the stored header")
+		}
+		d[i], p = x, p+m
+	}
+	created, last := d[0], d[0]+d[1]
+	v := slices.Clone(raw[:1+int(raw[0]&0x0f)])
+	v = binary.AppendVarint(v, created)
+	v = binary.AppendVarint(v, d[1])
+	v = binary.AppendVarint(v, idle.UnixMilli()-last)
+	v = binary.AppendVarint(v, abs.UnixMilli()-created)
+	v = append(v, raw[p:]...)
+	ttl := time.Until(time.UnixMilli(min(idle.UnixMilli(), abs.UnixMilli())))
+	return r.rdb.Set(ctx, r.sessionKey(key), v, ttl).Err()
 }
 
 type redisSaved struct {

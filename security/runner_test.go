@@ -52,6 +52,9 @@ type env struct {
 	a     *app
 	kr    *store.Keyring
 
+	// clock is the app's clock (real time unless a case moves it).
+	clock *clock
+
 	marked   bool
 	snap     string
 	evMark   int
@@ -243,7 +246,10 @@ func play(t *T, sp space, c adversarial) {
 		}
 	}()
 	st, raw := sp.open(t, "a")
-	e := &env{t: t, space: sp, kr: kr, a: newApp(t, st, raw, kr, c.app)}
+	clk := &clock{}
+	o := c.app
+	o.clock = clk
+	e := &env{t: t, space: sp, kr: kr, clock: clk, a: newApp(t, st, raw, kr, o)}
 	e.apps = []*app{e.a}
 	c.run(t, e)
 	if !e.marked {
