@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -20,6 +21,7 @@ import (
 	"github.com/vedfolnir/sessions/audit"
 	"github.com/vedfolnir/sessions/ginsession"
 	"github.com/vedfolnir/sessions/ginsession/health"
+	"github.com/vedfolnir/sessions/ginsession/live"
 	"github.com/vedfolnir/sessions/ginsession/metrics"
 	"github.com/vedfolnir/sessions/platform"
 	"github.com/vedfolnir/sessions/store"
@@ -42,11 +44,12 @@ type App struct {
 	audit    *audit.Writer
 	registry *prometheus.Registry
 	metrics  *metrics.Metrics
-	pub      *publisher
+	pub      *live.Publisher
 	health   *health.Checker
 	fallback func() health.FallbackState // nil without a fallback
 
-	streams    context.Context // ended by Shutdown: closes the event streams
+	manager    atomic.Pointer[ginsession.Manager] // a.sessions, for the fallback's goroutine
+	streams    context.Context                    // ended by Shutdown: closes the event streams
 	endStreams context.CancelFunc
 
 	// StorageDesc says which storage serves sessions, for the start log.
@@ -119,15 +122,17 @@ func (a *App) build(ctx context.Context) (err error) {
 		}
 	}
 
-	a.pub = newPublisher(a.broker)
-	a.closers = append(a.closers, a.pub.Close)
+	a.pub = live.NewPublisher(a.broker, live.PublisherOptions{Logger: a.log})
+	a.closers = append(a.closers, func() error { a.pub.Close(); return nil })
 
 	sc.Store = a.metrics.InstrumentStore(a.cfg.Storage, a.store)
 	sc.OnEvent = append(sc.OnEvent, a.audit.Handle, a.metrics.Handle, a.pub.Handle)
-	a.sessions, err = ginsession.NewManager(sc)
+	m, err := ginsession.NewManager(sc)
 	if err != nil {
 		return err
 	}
+	a.sessions = m
+	a.manager.Store(m)
 
 	a.health, err = health.NewChecker(health.Options{Mode: a.cfg.Storage, Redis: a.redis, DB: a.sqlDB, Fallback: a.fallback})
 	if err != nil {
@@ -154,6 +159,9 @@ func redactURL(u string) string {
 	}
 	return u
 }
+
+// managerLoaded returns the session manager once it exists (nil before).
+func (a *App) managerLoaded() *ginsession.Manager { return a.manager.Load() }
 
 // Handler returns the app's HTTP handler.
 func (a *App) Handler() http.Handler { return a.handler }
@@ -183,6 +191,7 @@ func (a *App) routes() (http.Handler, error) {
 	}
 	r.GET("/healthz", a.health.Handler())
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{})))
+	r.GET("/live.js", live.ScriptHandler())
 	if err := a.staticRoutes(r); err != nil {
 		return nil, err
 	}
@@ -208,7 +217,8 @@ func (a *App) routes() (http.Handler, error) {
 	api.PUT("/prefs/:key", a.putPref)
 	api.DELETE("/prefs/:key", a.deletePref)
 	api.GET("/audit", a.listAudit)
-	api.GET("/events", a.events)
+	api.GET("/events", a.eventsHandler())
+	api.GET("/state", a.stateHandler())
 
 	r.GET("/", a.page)
 	r.NoRoute(func(c *gin.Context) {

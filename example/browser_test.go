@@ -189,8 +189,14 @@ func browserFlow(t *testing.T, e *env, screenshot bool) {
 		_, err = waitFor(other, jsLive, 5*time.Second)
 		return err
 	})
-	step("tab 1's session list shows the new session live", func() error {
-		_, err := waitFor(tab1, `document.querySelectorAll('#sessions tr').length === 2 && document.querySelector('#sessions-count').textContent === '2'`, 2*time.Second)
+	step("tab 1's session list shows the new session after a reload", func() error {
+		if err := chromedp.Do(tab1, chromedp.Reload()); err != nil {
+			return err
+		}
+		if _, err := waitFor(tab1, `document.querySelectorAll('#sessions tr').length === 2 && document.querySelector('#sessions-count').textContent === '2'`, 2*time.Second); err != nil {
+			return err
+		}
+		_, err := waitFor(tab1, jsLive, 5*time.Second)
 		return err
 	})
 

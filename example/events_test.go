@@ -13,7 +13,12 @@ import (
 // sseEvent is one Server-Sent Event.
 type sseEvent struct {
 	name string
-	data streamMsg
+	data struct {
+		Kind    string `json:"kind"`
+		Time    string `json:"time"`
+		Session string `json:"session"`
+		Detail  string `json:"detail"`
+	}
 }
 
 // stream opens GET /api/events with c's cookies and returns its events.
@@ -49,13 +54,10 @@ func (c *client) stream(t *testing.T) <-chan sseEvent {
 			}
 		}
 	}()
-	if ev := next(t, out); ev.name != "hello" {
-		t.Fatalf("first event %q, want hello", ev.name)
-	}
 	return out
 }
 
-// next returns the next event other than "activity", within a second.
+// next returns the next event, within a second.
 func next(t *testing.T, ch <-chan sseEvent) sseEvent {
 	t.Helper()
 	deadline := time.After(time.Second)
@@ -64,9 +66,6 @@ func next(t *testing.T, ch <-chan sseEvent) sseEvent {
 		case ev, ok := <-ch:
 			if !ok {
 				t.Fatal("stream closed")
-			}
-			if ev.name == "activity" {
-				continue
 			}
 			return ev
 		case <-deadline:
@@ -82,10 +81,11 @@ func TestEventsRoute(t *testing.T) {
 		tab1.login("alice")
 		tab2 := &client{t: t, e: e, hc: &http.Client{Jar: tab1.hc.Jar}} // same browser, same cookie
 		events := tab2.stream(t)
+		handle := tab1.sessions()[0].ID
 
 		tab1.do("POST", "/api/platform", map[string]int{"platform_connection_id": 2}, csrfValid)
 		ev := next(t, events)
-		if ev.name != "platform_switched" || ev.data.Detail != "2" || ev.data.Kind != ev.name {
+		if ev.name != "platform_switched" || ev.data.Detail != "2" || ev.data.Kind != ev.name || ev.data.Session != handle {
 			t.Fatalf("got %+v", ev)
 		}
 		mustRFC3339UTC(t, "time", ev.data.Time)
@@ -94,16 +94,16 @@ func TestEventsRoute(t *testing.T) {
 		other := e.client(t, "")
 		other.login("alice")
 		otherEvents := other.stream(t)
-		var handle string
+		var otherHandle string
 		for _, s := range tab1.sessions() {
 			if !s.Current {
-				handle = s.ID
+				otherHandle = s.ID
 			}
 		}
-		if r := tab1.do("DELETE", "/api/sessions/"+handle, nil, csrfValid); r.status != 204 {
+		if r := tab1.do("DELETE", "/api/sessions/"+otherHandle, nil, csrfValid); r.status != 204 {
 			t.Fatalf("revoke: %d", r.status)
 		}
-		if ev := next(t, otherEvents); ev.name != "revoked" {
+		if ev := next(t, otherEvents); ev.name != "revoked" || ev.data.Session != otherHandle {
 			t.Fatalf("other device got %+v", ev)
 		}
 
@@ -111,6 +111,15 @@ func TestEventsRoute(t *testing.T) {
 		tab1.do("POST", "/api/logout", nil, csrfValid)
 		if ev := next(t, events); ev.name != "logout" {
 			t.Fatalf("got %+v", ev)
+		}
+		// The stream ends after it: the tab leaves for the login page.
+		select {
+		case ev, ok := <-events:
+			if ok {
+				t.Errorf("stream went on after logout: %+v", ev)
+			}
+		case <-time.After(time.Second):
+			t.Error("stream still open after logout")
 		}
 
 		// A login rotates the session: the anonymous tab hears it.

@@ -7,60 +7,98 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vedfolnir/sessions/dbstore"
-	"github.com/vedfolnir/sessions/redisstore"
+	"github.com/vedfolnir/sessions/ginsession"
+	"github.com/vedfolnir/sessions/ginsession/health"
+	"github.com/vedfolnir/sessions/ginsession/live"
+	"github.com/vedfolnir/sessions/storage"
+	"github.com/vedfolnir/sessions/store"
 )
 
-// openStorage opens the stores of the configured mode and sets a.store,
-// a.sqlDB, a.redis and a.broker.
+// openStorage opens the session storage of the configured mode through the
+// storage package and sets a.store, a.sqlDB, a.redis, a.broker and
+// a.fallback.
 //
 //	database  sessions in SQL: DATABASE_URL, or the SQLite file in the data dir
 //	redis     sessions in Redis; the audit trail in SQL as above
 //	hybrid    Redis serves, SQL mirrors and takes over when Redis fails
 func (a *App) openStorage(ctx context.Context) error {
-	switch a.cfg.Storage {
-	case modeDatabase:
-		db, desc, err := a.openDBStore(ctx)
-		if err != nil {
-			return err
-		}
-		a.store, a.sqlDB, a.broker = db, db.DB(), newLocalBroker()
-		a.StorageDesc = "database: " + desc
-		return nil
-	case modeRedis:
-		rs, err := a.openRedis()
-		if err != nil {
-			return err
-		}
+	cfg := storage.Config{
+		Mode:        storage.Mode(a.cfg.Storage),
+		RedisURL:    a.cfg.RedisURL,
+		DatabaseURL: a.cfg.DatabaseURL,
+	}
+	if v, ok := a.cfg.lookup(storage.EnvRedisPrefix); ok {
+		cfg.RedisPrefix = strings.TrimSpace(v)
+	}
+	opts := storage.Options{
+		DefaultSQLitePath: a.cfg.sqlitePath(),
+		Lookup:            a.cfg.lookup,
+		Logger:            a.log,
+		Fallback: store.FallbackOptions{
+			// The fallback calls this from its own goroutine; the manager
+			// exists by the time Redis can first fail.
+			OnStateChange: func(engaged bool) {
+				kind := ginsession.EventFallbackRecovered
+				if engaged {
+					kind = ginsession.EventFallbackEngaged
+				}
+				if m := a.managerLoaded(); m != nil {
+					m.Emit(ginsession.Event{Kind: kind, Detail: "redis"})
+				}
+				a.log.Warn("storage: fallback " + string(kind))
+			},
+		},
+	}
+	st, err := storage.Open(ctx, cfg, opts)
+	if err != nil {
+		return err
+	}
+	a.closers = append(a.closers, st.Close)
+	a.store, a.redis = st.Store(), st.RedisClient()
+	a.broker = st.Broker()
+	if a.broker == nil {
+		a.broker = live.NewLocalBroker()
+	}
+	sqlDesc := redactURL(a.cfg.DatabaseURL)
+	if a.cfg.DatabaseURL == "" {
+		sqlDesc = "embedded SQLite file " + a.cfg.sqlitePath()
+	}
+	redisDesc := redactURL(a.cfg.RedisURL)
+	switch st.Mode() {
+	case storage.ModeDatabase:
+		a.sqlDB = st.DB()
+		a.StorageDesc = "database: " + sqlDesc
+	case storage.ModeRedis:
 		db, desc, err := a.openSQL()
 		if err != nil {
 			return err
 		}
-		a.store, a.redis, a.broker, a.sqlDB = rs, rs.Client(), rs, db
-		a.StorageDesc = "redis: " + redactURL(a.cfg.RedisURL) + " (audit trail in " + desc + ")"
-		a.pingRedis(ctx)
-		return nil
-	case modeHybrid:
-		return a.openHybrid(ctx)
+		a.sqlDB = db
+		a.StorageDesc = "redis: " + redisDesc + " (audit trail in " + desc + ")"
+	case storage.ModeHybrid:
+		a.sqlDB = st.DB()
+		a.StorageDesc = "hybrid: redis " + redisDesc + ", mirrored to " + sqlDesc
+		fb := st.Fallback()
+		a.fallback = func() health.FallbackState {
+			s := fb.Status()
+			return health.FallbackState{Engaged: s.Engaged, Breaker: s.Breaker, MirrorLag: s.QueueLag, QueueDepth: s.QueueDepth}
+		}
+		if fb.Engaged() {
+			a.Warnings = append(a.Warnings, "Redis is unavailable: sessions are served from "+sqlDesc+" until it answers")
+		}
 	}
-	return fmt.Errorf("%s: unknown mode %q", envStorage, a.cfg.Storage)
+	if a.redis != nil && st.Mode() != storage.ModeHybrid {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if err := a.redis.Ping(pctx).Err(); err != nil {
+			a.Warnings = append(a.Warnings, "Redis does not answer: "+err.Error())
+		}
+	}
+	return nil
 }
 
-// openDBStore opens the SQL session store.
-func (a *App) openDBStore(ctx context.Context) (*dbstore.Store, string, error) {
-	url, desc := a.cfg.DatabaseURL, redactURL(a.cfg.DatabaseURL)
-	if url == "" {
-		url, desc = a.cfg.sqlitePath(), "embedded SQLite file "+a.cfg.sqlitePath()
-	}
-	st, err := dbstore.Open(ctx, url, dbstore.Options{})
-	if err != nil {
-		return nil, "", fmt.Errorf("session database: %w", err)
-	}
-	a.closers = append(a.closers, st.Close)
-	return st, desc, nil
-}
-
-// openSQL opens the SQL database for the audit trail alone (redis mode).
+// openSQL opens the SQL database for the audit trail alone (redis mode):
+// DATABASE_URL, or the SQLite file in the data dir.
 func (a *App) openSQL() (*sql.DB, string, error) {
 	url := a.cfg.DatabaseURL
 	var db *sql.DB
@@ -82,35 +120,8 @@ func (a *App) openSQL() (*sql.DB, string, error) {
 		desc = "SQLite file " + path
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("audit database: %w", err)
+		return nil, "", fmt.Errorf("audit database (%s): %w", envDatabaseURL, err)
 	}
 	a.closers = append(a.closers, db.Close)
 	return db, desc, nil
-}
-
-// openRedis connects to REDIS_URL with REDIS_SESSION_PREFIX.
-func (a *App) openRedis() (*redisstore.Store, error) {
-	var opts redisstore.Options
-	if v, ok := a.cfg.lookup(redisstore.EnvPrefix); ok && strings.TrimSpace(v) != "" {
-		opts.Prefix = strings.TrimSpace(v)
-	}
-	rs, err := redisstore.NewFromURL(a.cfg.RedisURL, opts)
-	if err != nil {
-		return nil, fmt.Errorf("%s / %s: %w", envRedisURL, redisstore.EnvPrefix, err)
-	}
-	a.closers = append(a.closers, rs.Close)
-	return rs, nil
-}
-
-// pingRedis notes at start when Redis does not answer: the app still
-// starts (the health check reports it, and hybrid mode serves from SQL).
-func (a *App) pingRedis(ctx context.Context) {
-	if a.redis == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	if err := a.redis.Ping(ctx).Err(); err != nil {
-		a.Warnings = append(a.Warnings, "Redis does not answer: "+err.Error())
-	}
 }

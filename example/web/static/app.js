@@ -198,36 +198,42 @@
   }
 
   // --- the cross-tab stream --------------------------------------------
+  // /api/events is ginsession/live's stream of this session's events.
+  if (dashboard) {
+    // Other sessions of the user (other devices) are not on this stream:
+    // refresh the lists now and then, and when the tab comes back.
+    setInterval(() => { if (!document.hidden) refreshLists(); }, 20000);
+    document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshLists(); });
+  }
   if (!window.EventSource) return;
   const live = $("#live-status");
-  let connected = false;
+  const status = (on) => { if (live) { live.textContent = on ? "live" : "reconnecting…"; live.classList.toggle("on", on); } };
   let es;
   function connect() {
     es = new EventSource("/api/events");
-    es.addEventListener("hello", () => {
-      if (live) { live.textContent = "live"; live.classList.add("on"); }
-      // A reconnect may have missed events: catch up.
-      if (connected && dashboard) { refreshSession(); refreshLists(); }
-      connected = true;
-    });
+    es.onopen = () => status(true);
     es.addEventListener("platform_switched", () => { if (dashboard) { refreshSession(); refreshListsSoon(); } });
     // This session ended (here, in another tab, or revoked from another
     // device): every tab goes to the login page.
     for (const kind of ["logout", "revoked", "evicted"]) es.addEventListener(kind, () => { es.close(); toLogin(); });
-    // The session got a new id (a login in another tab): load the page anew.
-    es.addEventListener("rotated", () => { es.close(); location.assign("/"); });
-    es.addEventListener("activity", () => { if (dashboard) refreshListsSoon(); });
+    // The session got a new id: after a login in another tab, load the
+    // dashboard; otherwise follow it with the new cookie.
+    es.addEventListener("rotated", () => {
+      es.close();
+      if (dashboard) { connect(); refreshSession(); } else location.assign("/");
+    });
+    // Reconnected after a gap: events may have been missed.
+    es.addEventListener("resync", () => { if (dashboard) { refreshSession(); refreshLists(); } });
     es.onerror = () => {
-      if (live) { live.textContent = "reconnecting…"; live.classList.remove("on"); }
-      if (es.readyState === EventSource.CLOSED) {
-        // The server refused the stream (no session any more): check.
-        setTimeout(async () => {
-          const r = await api("GET", "/api/session");
-          if (r.ok && dashboard && !r.data.authenticated) { toLogin(); return; }
-          if (r.ok && !dashboard && r.data.authenticated) { location.assign("/"); return; }
-          connect();
-        }, 1000);
-      }
+      status(false);
+      if (es.readyState !== EventSource.CLOSED) return; // the browser retries by itself
+      // The server refused the stream (no session any more): check.
+      setTimeout(async () => {
+        const r = await api("GET", "/api/session");
+        if (r.ok && dashboard && !r.data.authenticated) { toLogin(); return; }
+        if (r.ok && !dashboard && r.data.authenticated) { location.assign("/"); return; }
+        connect();
+      }, 1000);
     };
   }
   connect();
