@@ -763,7 +763,7 @@ func attackRevokeInflightRotate(t *T, e *env) {
 	thief := e.a.client()
 	done := make(chan response, 1)
 	go func() {
-		done <- thief.send("POST", "/slow/x?gate=rotate&then=rotate", nil, http.Header{
+		done <- thief.sendBg("POST", "/slow/x?gate=rotate&then=rotate", nil, http.Header{
 			"Cookie": {e.a.mgr.CookieName() + "=" + stolen.String()}, ginsession.CSRFHeader: {alice.csrf}})
 	}()
 	select {
@@ -1027,7 +1027,7 @@ func attackRefusedSetLostUpdate(t *T, e *env) {
 	tabA := e.a.client()
 	done := make(chan response, 1)
 	go func() {
-		done <- tabA.send("POST", "/slow/k?gate=refused", []byte(strings.Repeat("a", 30<<10)), http.Header{
+		done <- tabA.sendBg("POST", "/slow/k?gate=refused", []byte(strings.Repeat("a", 30<<10)), http.Header{
 			"Cookie": {e.a.mgr.CookieName() + "=" + tok.String()}, ginsession.CSRFHeader: {b.csrf}})
 	}()
 	select {
@@ -1077,7 +1077,7 @@ func attackLogoutInflight(t *T, e *env) {
 	slow := e.a.client()
 	done := make(chan response, 1)
 	go func() {
-		done <- slow.send("POST", "/slow/late?gate=inflight", nil, http.Header{
+		done <- slow.sendBg("POST", "/slow/late?gate=inflight", nil, http.Header{
 			"Cookie": {e.a.mgr.CookieName() + "=" + tok.String()}, ginsession.CSRFHeader: {v.csrf}})
 	}()
 	select {
@@ -1144,10 +1144,10 @@ func attackRotationRace(t *T, e *env) {
 			hdr := http.Header{"Cookie": {cookie}, ginsession.CSRFHeader: {csrf}}
 			<-start
 			if i == 10 {
-				res[i] = c.send("POST", "/login", []byte("racer"), hdr)
+				res[i] = c.sendBg("POST", "/login", []byte("racer"), hdr)
 				return
 			}
-			res[i] = c.send("POST", "/set/k"+strconv.Itoa(i), []byte("v"), hdr)
+			res[i] = c.sendBg("POST", "/set/k"+strconv.Itoa(i), []byte("v"), hdr)
 		}()
 	}
 	close(start)
@@ -1278,7 +1278,7 @@ func attackGraceRace(t *T, e *env, clk *clock) {
 			defer wg.Done()
 			c := e.a.client()
 			<-start
-			r := c.send("GET", "/get/secret", nil, http.Header{"Cookie": {e.a.mgr.CookieName() + "=" + old.String()}})
+			r := c.sendBg("GET", "/get/secret", nil, http.Header{"Cookie": {e.a.mgr.CookieName() + "=" + old.String()}})
 			assert.Equal(t, 200, r.status, r.body)
 			for _, sc := range r.setCookies() {
 				if val, ok := strings.CutPrefix(sc, e.a.mgr.CookieName()+"="); ok {
@@ -1320,7 +1320,7 @@ func attackLimitRace(t *T, e *env) {
 		go func() {
 			defer wg.Done()
 			<-start
-			status[i] = c.send("POST", "/login", []byte("alice"), http.Header{ginsession.CSRFHeader: {c.csrf}}).status
+			status[i] = c.sendBg("POST", "/login", []byte("alice"), http.Header{ginsession.CSRFHeader: {c.csrf}}).status
 		}()
 	}
 	close(start)

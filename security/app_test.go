@@ -419,12 +419,32 @@ func (r response) json(t testing.TB, v any) {
 func (r response) setCookies() []string { return r.header.Values("Set-Cookie") }
 
 // send makes exactly the request given (plus the jar's cookies and the
-// user agent, unless hdr sets them) and never fails on a status.
+// user agent, unless hdr sets them) and never fails on a status. A
+// transport error (the server crashed?) ends the case.
 func (c *client) send(method, path string, body []byte, hdr http.Header) response {
 	c.t.Helper()
+	r, err := c.do(method, path, body, hdr)
+	if err != nil {
+		c.t.Fatalf("%v", err)
+	}
+	return r
+}
+
+// sendBg is send for goroutines other than the case's: a transport error
+// is reported (never fatal, which must not happen off the case goroutine)
+// and the status is 0.
+func (c *client) sendBg(method, path string, body []byte, hdr http.Header) response {
+	r, err := c.do(method, path, body, hdr)
+	if err != nil {
+		c.t.Errorf("%v", err)
+	}
+	return r
+}
+
+func (c *client) do(method, path string, body []byte, hdr http.Header) (response, error) {
 	req, err := http.NewRequest(method, c.a.srv.URL+path, bytes.NewReader(body))
 	if err != nil {
-		c.t.Fatalf("request: %v", err)
+		return response{}, fmt.Errorf("request: %w", err)
 	}
 	req.Header.Set("User-Agent", c.ua)
 	for k, v := range hdr {
@@ -432,14 +452,14 @@ func (c *client) send(method, path string, body []byte, hdr http.Header) respons
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		c.t.Fatalf("%s %s: %v (did the server crash?)", method, path, err)
+		return response{}, fmt.Errorf("%s %s: %w (did the server crash?)", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		c.t.Fatalf("%s %s: read body: %v", method, path, err)
+		return response{}, fmt.Errorf("%s %s: read body: %w", method, path, err)
 	}
-	return response{status: resp.StatusCode, body: string(b), header: resp.Header}
+	return response{status: resp.StatusCode, body: string(b), header: resp.Header}, nil
 }
 
 func (c *client) get(path string) response { c.t.Helper(); return c.send("GET", path, nil, nil) }

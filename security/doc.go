@@ -33,15 +33,21 @@
 //     held at the mark (every row or key of the app's namespace, byte for
 //     byte), and a malformed cookie cost no store call.
 //
+// TestRunnerCatches (selftest_test.go) feeds the runner broken cases, one
+// per check, and proves that each check fails them.
+//
 // Cases cover hostile cookies (empty, quoted, escaped, non-canonical,
-// oversize, duplicated, ten thousand at once), tokens the app never issued
-// or issued elsewhere, a store key or handle presented as a token, tampered,
-// truncated, moved and replayed envelopes, msgpack bombs sealed with the
-// app's own key, oversize values, fixation, logout replay, races between
-// logout, saves, rotation and login, CSRF tokens of the wrong session or
-// form, cross-site requests, injection strings in user ids, user agents and
-// values, odd and absurd user ids, spoofed forwarding headers, fingerprint
-// theft, and the cookie attributes of the default configuration over TLS.
+// oversize, duplicated, ten thousand at once, control bytes), tokens the app
+// never issued or issued elsewhere, a store key or handle presented as a
+// token, tampered, truncated, moved and replayed envelopes, metadata
+// rewritten in the store (user id, deadlines), msgpack bombs sealed with the
+// app's own key, oversize values and forms, fixation, logout replay, races
+// between logout, revocation, saves, rotation (on login and periodic) and
+// concurrent logins under a session limit, CSRF tokens of the wrong session
+// or form, cross-site requests, reserved keys through app routes, injection
+// strings in user ids, user agents and values, odd and absurd user ids,
+// spoofed forwarding headers, fingerprint theft, and the cookie attributes
+// of the default configuration over TLS.
 //
 // A case may carry a known issue: a gap in the library's defences that the
 // suite has found and reported. Such a case is run and expected to fail; it
