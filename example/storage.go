@@ -45,7 +45,11 @@ func (a *App) openStorage(ctx context.Context) error {
 				if m := a.managerLoaded(); m != nil {
 					m.Emit(ginsession.Event{Kind: kind, Detail: "redis"})
 				}
-				a.log.Warn("storage: fallback " + string(kind))
+				if engaged {
+					a.log.Warn("degraded: Redis failed; sessions are served from SQL until it answers")
+				} else {
+					a.log.Info("recovered: Redis answers again and serves sessions")
+				}
 			},
 		},
 	}
