@@ -341,4 +341,3 @@ func TestHybridRedisOutage(t *testing.T) {
 		t.Errorf("after recovery: %+v", s)
 	}
 }
-
