@@ -396,7 +396,7 @@ func cases() []adversarial {
 			name:  "revoke-vs-inflight-rotate",
 			run:   attackRevokeInflightRotate,
 			want:  expect{reject: ginsession.RejectUnknown},
-			known: "ginsession/identity.go:150-163 (rotate): the new entry is created with Put(prev 0) and the old one deleted without checking it was still there, so a request that loaded the session before a logout or a revocation and rotates after it (Rotate, Login) brings the ended session back under a new token",
+			known: "ginsession/identity.go:150-160 (rotate): the new entry is created with Put(prev 0) and the old one deleted without checking it was still there, so a request that loaded the session before a logout or a revocation and rotates after it (Rotate, Login) brings the ended session back under a new token",
 		},
 		adversarial{
 			name: "revoke-other-users-handle",
