@@ -73,6 +73,10 @@ type CSRFOptions struct {
 	TrustedOrigins []string
 	// DisableFormField: only the X-CSRF-Token header is accepted.
 	DisableFormField bool
+	// MaxFormBytes caps how much of a form body is read to find the
+	// csrf_token field when the header is absent. Default 1 MiB: larger
+	// forms (file uploads) must send the header.
+	MaxFormBytes int64
 	// OnReject, when set, writes the rejection; default 403 JSON
 	// {"error":"..."}.
 	OnReject func(c *gin.Context, reason string)
@@ -90,6 +94,10 @@ func RequireCSRF(opts CSRFOptions) (gin.HandlerFunc, error) {
 			return nil, wrap("csrf", err)
 		}
 	}
+	maxForm := opts.MaxFormBytes
+	if maxForm <= 0 {
+		maxForm = 1 << 20
+	}
 	reject := opts.OnReject
 	if reject == nil {
 		reject = func(c *gin.Context, reason string) {
@@ -106,11 +114,24 @@ func RequireCSRF(opts CSRFOptions) (gin.HandlerFunc, error) {
 			reject(c, "cross-origin request refused")
 			return
 		}
+		sess := Current(c)
+		has, err := sess.Has(keyCSRF)
+		if err != nil {
+			c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": "session store unavailable"})
+			return
+		}
+		if !has {
+			// No token to match: refuse before reading any body.
+			reject(c, "missing or invalid CSRF token")
+			return
+		}
 		presented := c.GetHeader(CSRFHeader)
-		if presented == "" && !opts.DisableFormField {
+		if presented == "" && !opts.DisableFormField && isForm(c.ContentType()) {
+			// Bound the parse: a refusal must not cost the body's size in memory.
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxForm)
 			presented = c.PostForm(CSRFFormField)
 		}
-		ok, err := Current(c).checkCSRF(presented)
+		ok, err := sess.checkCSRF(presented)
 		if err != nil {
 			c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": "session store unavailable"})
 			return
@@ -121,4 +142,8 @@ func RequireCSRF(opts CSRFOptions) (gin.HandlerFunc, error) {
 		}
 		c.Next()
 	}, nil
+}
+
+func isForm(ct string) bool {
+	return ct == "application/x-www-form-urlencoded" || ct == "multipart/form-data"
 }

@@ -1,0 +1,103 @@
+package ginsession_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vedfolnir/sessions/ginsession"
+)
+
+func TestRequireCSRF(t *testing.T) {
+	a := newApp(t, nil, nil)
+	csrf, err := ginsession.RequireCSRF(ginsession.CSRFOptions{})
+	require.NoError(t, err)
+	r := gin.New()
+	r.Use(a.mgr.Middleware(), csrf)
+	r.GET("/token", func(c *gin.Context) {
+		tok, err := ginsession.CSRFToken(c)
+		require.NoError(t, err)
+		c.String(200, tok)
+	})
+	changed := 0
+	r.POST("/change", func(c *gin.Context) { changed++; c.Status(204) })
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+
+	get := func(c *client) string {
+		resp, err := c.hc.Get(srv.URL + "/token")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	victim, other := a.client(), a.client()
+	tok, otherTok := get(victim), get(other)
+	require.Len(t, tok, 43)
+
+	post := func(c *client, header http.Header, form url.Values) int {
+		var body *strings.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		} else {
+			body = strings.NewReader("")
+		}
+		req, _ := http.NewRequest("POST", srv.URL+"/change", body)
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		resp, err := c.hc.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	cases := []struct {
+		name   string
+		c      *client
+		header http.Header
+		form   url.Values
+		want   int
+	}{
+		{"missing", victim, nil, nil, 403},
+		{"another session's token", victim, http.Header{"X-Csrf-Token": {otherTok}}, nil, 403},
+		{"short", victim, http.Header{"X-Csrf-Token": {tok[:20]}}, nil, 403},
+		{"long", victim, http.Header{"X-Csrf-Token": {tok + "AAAA"}}, nil, 403},
+		{"not base64", victim, http.Header{"X-Csrf-Token": {strings.Repeat("!", 43)}}, nil, 403},
+		{"no session", a.client(), http.Header{"X-Csrf-Token": {tok}}, nil, 403},
+		{"cross-site with a valid token", victim, http.Header{"X-Csrf-Token": {tok}, "Sec-Fetch-Site": {"cross-site"}}, nil, 403},
+		{"foreign origin with a valid token", victim, http.Header{"X-Csrf-Token": {tok}, "Origin": {"https://evil.example"}}, nil, 403},
+		{"header", victim, http.Header{"X-Csrf-Token": {tok}}, nil, 204},
+		{"form field", victim, nil, url.Values{"csrf_token": {tok}}, 204},
+		{"same-origin fetch", victim, http.Header{"X-Csrf-Token": {tok}, "Sec-Fetch-Site": {"same-origin"}}, nil, 204},
+	}
+	want := 0
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, post(tc.c, tc.header, tc.form))
+			if tc.want == 204 {
+				want++
+			}
+			assert.Equal(t, want, changed, "a refused request changes nothing")
+		})
+	}
+
+	// A huge form without a token is refused without reading it all.
+	req, _ := http.NewRequest("POST", srv.URL+"/change", strings.NewReader("csrf_token=x&data="+strings.Repeat("A", 8<<20)))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := victim.hc.Do(req)
+	if err == nil {
+		assert.Equal(t, 403, resp.StatusCode)
+		resp.Body.Close()
+	}
+	assert.Equal(t, want, changed)
+}
