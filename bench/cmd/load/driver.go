@@ -102,7 +102,8 @@ type result struct {
 	errors    int64
 	firstErrs []string
 	elapsed   time.Duration
-	lat       []time.Duration // sorted
+	lat       []time.Duration // from sending to the end of the answer, sorted
+	sched     []time.Duration // open loop: from the scheduled time, sorted
 	byOp      [nOps]int64
 }
 
@@ -118,6 +119,8 @@ func (r *result) merge(o *result) {
 	r.elapsed += o.elapsed
 	r.lat = append(r.lat, o.lat...)
 	slices.Sort(r.lat)
+	r.sched = append(r.sched, o.sched...)
+	slices.Sort(r.sched)
 	for i := range r.byOp {
 		r.byOp[i] += o.byOp[i]
 	}
@@ -131,12 +134,18 @@ func (r *result) throughput() float64 {
 }
 
 // pct returns the p-quantile (0..1) of the latencies.
-func (r *result) pct(p float64) time.Duration {
-	if len(r.lat) == 0 {
+func (r *result) pct(p float64) time.Duration { return quantile(r.lat, p) }
+
+// schedPct returns the p-quantile of the latencies from the scheduled
+// times.
+func (r *result) schedPct(p float64) time.Duration { return quantile(r.sched, p) }
+
+func quantile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
 		return 0
 	}
-	i := int(math.Ceil(p*float64(len(r.lat)))) - 1
-	return r.lat[max(0, min(i, len(r.lat)-1))]
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
 // vu is one virtual user: its own connection, its own cookie jar, its own
@@ -147,7 +156,8 @@ type vu struct {
 	client   *http.Client
 	platform int
 	rng      *rand.Rand
-	lat      []time.Duration
+	lat      []time.Duration // from sending to the end of the answer
+	sched    []time.Duration // from the scheduled time (open loop) to the end of the answer
 	errs     int64
 	firstErr string
 }
@@ -270,12 +280,13 @@ func runLoad(cfg loadConfig) (*result, error) {
 	end := start.Add(cfg.duration)
 	var sent atomic.Int64
 	var failed atomic.Int64
+	var slowest atomic.Int64 // ns, since the last progress line
 	var byOp [nOps]atomic.Int64
 	for _, v := range vus {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v.run(&cfg, start, end, &sent, &failed, &byOp)
+			v.run(&cfg, start, end, &sent, &failed, &slowest, &byOp)
 		}()
 	}
 	stopProgress := make(chan struct{})
@@ -305,8 +316,8 @@ func runLoad(cfg loadConfig) (*result, error) {
 				}
 				rate := float64(n-last) / now.Sub(lastT).Seconds()
 				last, lastT = n, now
-				line := fmt.Sprintf("  %-12s %s %3.0fs/%.0fs %9d req %7.0f req/s %6d errors",
-					cfg.impl, phase, el.Seconds(), total.Seconds(), n, rate, failed.Load())
+				line := fmt.Sprintf("  %-12s %s %3.0fs/%.0fs %9d req %7.0f req/s %6d errors  slowest %s",
+					cfg.impl, phase, el.Seconds(), total.Seconds(), n, rate, failed.Load(), ms(time.Duration(slowest.Swap(0))))
 				if isTerminal {
 					fmt.Fprint(os.Stderr, "\r\033[K"+line)
 				} else {
@@ -331,12 +342,14 @@ func runLoad(cfg loadConfig) (*result, error) {
 	res := &result{elapsed: cfg.duration}
 	for _, v := range vus {
 		res.lat = append(res.lat, v.lat...)
+		res.sched = append(res.sched, v.sched...)
 		res.errors += v.errs
 		if v.firstErr != "" && len(res.firstErrs) < 5 {
 			res.firstErrs = append(res.firstErrs, v.firstErr)
 		}
 	}
 	slices.Sort(res.lat)
+	slices.Sort(res.sched)
 	res.requests = int64(len(res.lat))
 	for i := range byOp {
 		res.byOp[i] = byOp[i].Load()
@@ -347,7 +360,7 @@ func runLoad(cfg loadConfig) (*result, error) {
 // run is the user's loop: closed (next request when the last answered) or,
 // with a rate, open (Poisson arrivals, latency counted from the scheduled
 // time, so a stalled server cannot hide its queue).
-func (v *vu) run(cfg *loadConfig, start, end time.Time, sent, failed *atomic.Int64, byOp *[nOps]atomic.Int64) {
+func (v *vu) run(cfg *loadConfig, start, end time.Time, sent, failed, slowest *atomic.Int64, byOp *[nOps]atomic.Int64) {
 	var mean time.Duration
 	next := time.Now()
 	if cfg.rate > 0 {
@@ -355,6 +368,9 @@ func (v *vu) run(cfg *loadConfig, start, end time.Time, sent, failed *atomic.Int
 		next = next.Add(time.Duration(v.rng.ExpFloat64() * float64(mean)))
 	}
 	for {
+		if !next.Before(end) {
+			return
+		}
 		if cfg.rate > 0 {
 			if d := time.Until(next); d > 0 {
 				time.Sleep(d)
@@ -362,15 +378,20 @@ func (v *vu) run(cfg *loadConfig, start, end time.Time, sent, failed *atomic.Int
 		} else {
 			next = time.Now()
 		}
-		if !next.Before(end) {
-			return
-		}
 		o := cfg.mix.pick(v.rng)
+		sentAt := time.Now()
 		err := v.step(cfg, o)
-		lat := time.Since(next)
+		done := time.Now()
 		sent.Add(1)
+		for lat := int64(done.Sub(sentAt)); ; {
+			cur := slowest.Load()
+			if lat <= cur || slowest.CompareAndSwap(cur, lat) {
+				break
+			}
+		}
 		if !next.Before(start) {
-			v.lat = append(v.lat, lat)
+			v.lat = append(v.lat, done.Sub(sentAt))
+			v.sched = append(v.sched, done.Sub(next))
 			byOp[o].Add(1)
 			if err != nil {
 				v.fail(err)
