@@ -72,7 +72,7 @@ func (s *Session) follow(ctx context.Context, old store.Token, fwd []byte) (stor
 		return "", nil, nil, wrap("load", err)
 	}
 	vals, _, reason := s.m.open(e)
-	if reason != "" || vals[keyForward] != nil || e.Expired(s.m.cfg.Now()) {
+	if reason != "" || dead(vals) || !s.m.bound(e, vals) || e.Expired(s.m.cfg.Now()) {
 		s.reject(e.Key, e.UserID, RejectUnknown)
 		return "", nil, nil, nil
 	}
@@ -129,6 +129,10 @@ func (s *Session) graceRotate(ctx context.Context, now time.Time) {
 			if tok, e, v, ferr := s.follow(ctx, oldTok, fwd); ferr == nil && e != nil {
 				s.token, s.entry, s.values, s.setCookie = tok, e, v, true
 			}
+			return
+		}
+		if cvals[keyTomb] != nil || !s.m.bound(cur, cvals) {
+			s.reset()
 			return
 		}
 		s.entry, s.values = cur, cvals

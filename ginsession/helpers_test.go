@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vedfolnir/sessions/dbstore"
@@ -297,4 +298,21 @@ func (s *server) do(c *client, method, path string) (*http.Response, string) {
 	body, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	return resp, string(body)
+}
+
+// assertEnded checks that a token's session is over: the token is
+// anonymous, and whatever the store still keeps under its key (a
+// tombstone until the absolute deadline) belongs to no user.
+func assertEnded(t testing.TB, a *app, tok string) {
+	t.Helper()
+	e, err := a.store.Store.Get(context.Background(), store.KeyFromToken(tok))
+	if err == nil {
+		assert.Empty(t, e.UserID, "an ended session leaves no user index entry")
+	} else {
+		assert.ErrorIs(t, err, store.ErrNotFound)
+	}
+	replay := a.client()
+	replay.setCookie(tok)
+	assert.Equal(t, "anonymous", replay.get("/whoami"), "an ended session's token is anonymous")
+	assert.Equal(t, "missing", replay.get("/get/k"))
 }

@@ -1,6 +1,7 @@
 package ginsession
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -141,6 +142,14 @@ func (s *Session) rotate(reason, userID string, abs, created time.Time) error {
 	}
 	s.bindFingerprint(tok)
 	s.markRotated(now)
+	s.sealDeadline(abs)
+	if s.entry != nil {
+		// Claim the old entry first: a session that ended meanwhile (a
+		// revocation racing this request) must not live on under a new token.
+		if err := s.claim(ctx); err != nil {
+			return err
+		}
+	}
 	payload, err := s.m.seal(key, s.values)
 	if err != nil {
 		s.restoreCSRF(oldCSRF)
@@ -148,16 +157,12 @@ func (s *Session) rotate(reason, userID string, abs, created time.Time) error {
 	}
 	e := s.newEntry(key, userID, created, abs, now, payload)
 	if err := s.m.cfg.Store.Put(ctx, e, 0); err != nil {
-		s.restoreCSRF(oldCSRF)
-		return wrap("rotate", err)
-	}
-	if s.entry != nil {
-		if err := s.m.cfg.Store.Delete(ctx, s.entry.Key); err != nil {
-			// Two live sessions would defeat the rotation: undo the new one.
-			_ = s.m.cfg.Store.Delete(ctx, key)
+		if s.entry != nil {
+			s.reset() // the old entry is already ended
+		} else {
 			s.restoreCSRF(oldCSRF)
-			return wrap("rotate", err)
 		}
+		return wrap("rotate", err)
 	}
 	s.token, s.entry = tok, e
 	s.delta = map[string][]byte{}
@@ -193,7 +198,7 @@ func (s *Session) Logout() error {
 	if s.entry != nil {
 		ctx, cancel := s.m.storeCtx(s.c.Request.Context())
 		defer cancel()
-		if err := s.m.cfg.Store.Delete(ctx, s.entry.Key); err != nil {
+		if err := s.m.kill(ctx, s.entry.Key, s.entry); err != nil {
 			return wrap("logout", err)
 		}
 		s.m.Emit(s.event(EventLogout, s.entry.Key, s.entry.UserID, ""))
@@ -230,4 +235,49 @@ func cloneMap(m map[string][]byte) map[string][]byte {
 		c[k] = v
 	}
 	return c
+}
+
+// claim turns the stored session into a tombstone with a compare-and-set on
+// the version this request holds. When another request of the session wrote
+// first, this request's changes are merged onto its copy and the claim is
+// retried; when the session ended meanwhile, the rotation is refused.
+func (s *Session) claim(ctx context.Context) error {
+	st := s.m.cfg.Store
+	for attempt := 0; ; attempt++ {
+		old := s.entry
+		err := st.Put(ctx, s.m.tombstone(old), old.Version)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, store.ErrNotFound):
+			s.reset()
+			return ErrNoSession
+		case !errors.Is(err, store.ErrConflict) || attempt >= s.m.cfg.MaxConflictRetries:
+			return wrap("rotate", err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return wrap("rotate", err)
+		}
+		fresh, err := st.Get(ctx, old.Key)
+		if errors.Is(err, store.ErrNotFound) {
+			s.reset()
+			return ErrNoSession
+		}
+		if err != nil {
+			return wrap("rotate", err)
+		}
+		vals, _, reason := s.m.open(fresh)
+		if reason != "" || dead(vals) || !s.m.bound(fresh, vals) {
+			s.reset()
+			return ErrNoSession
+		}
+		for k, v := range s.delta {
+			if v == nil {
+				delete(vals, k)
+			} else {
+				vals[k] = v
+			}
+		}
+		s.entry, s.values = fresh, vals
+	}
 }

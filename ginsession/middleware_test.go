@@ -110,8 +110,7 @@ func TestFixation(t *testing.T) {
 	assert.NotEqual(t, afterSet, loggedIn, "login rotates the token")
 	_, err := a.store.Store.Get(context.Background(), planted.Key())
 	assert.ErrorIs(t, err, store.ErrNotFound, "nothing stored under the planted token")
-	_, err = a.store.Store.Get(context.Background(), store.KeyFromToken(afterSet))
-	assert.ErrorIs(t, err, store.ErrNotFound, "the pre-login token is dead at once")
+	assertEnded(t, a, afterSet)
 	assert.Equal(t, "7", c.get("/whoami"))
 	assert.Equal(t, "1", c.get("/get/cart"), "values survive login")
 	assert.Contains(t, a.events.kinds(), "rejected:unknown")
@@ -155,11 +154,8 @@ func TestLogoutBeatsSlowSave(t *testing.T) {
 	c.post("/logout")
 	res := <-done
 	assert.True(t, strings.HasPrefix(res, "200"), res)
-	_, err := a.store.Store.Get(context.Background(), key)
-	assert.ErrorIs(t, err, store.ErrNotFound, "the late save must not resurrect the session")
-	replay := a.client()
-	replay.setCookie(tok)
-	assert.Equal(t, "anonymous", replay.get("/whoami"))
+	assertEnded(t, a, tok)
+	_ = key
 }
 
 // 50 concurrent requests on one session, each setting its own key: the

@@ -122,6 +122,9 @@ func (s *Session) load() error {
 		return nil
 	}
 	vals, stale, reason := s.m.open(e)
+	if reason == "" && vals[keyTomb] != nil {
+		reason = RejectUnknown // ended: logged out, revoked, evicted or rotated
+	}
 	if reason != "" {
 		s.reject(key, e.UserID, reason)
 		return nil
@@ -134,6 +137,10 @@ func (s *Session) load() error {
 			return err
 		}
 		s.setCookie = true
+	}
+	if !s.m.bound(e, vals) {
+		s.reject(e.Key, e.UserID, RejectCorrupt)
+		return nil
 	}
 	s.token, s.entry, s.values = tok, e, vals
 	s.dirty = stale // sealed under an old key: re-seal under the active one
@@ -293,17 +300,10 @@ func (s *Session) setRaw(key string, raw []byte) error {
 	if err := s.load(); err != nil {
 		return err
 	}
-	old := s.values[key]
-	s.put(key, raw)
-	if s.size() > s.m.cfg.Limits.MaxSize {
-		if old != nil {
-			s.values[key], s.delta[key] = old, old
-		} else {
-			delete(s.values, key)
-			delete(s.delta, key)
-		}
-		return wrap("set", store.ErrTooLarge)
+	if s.size()-len(s.values[key])+len(raw)+len(key)+5 > s.m.cfg.Limits.MaxSize {
+		return wrap("set", store.ErrTooLarge) // refused: nothing changes, not even the dirty flag
 	}
+	s.put(key, raw)
 	return nil
 }
 
@@ -546,6 +546,8 @@ func (s *Session) newEntry(key, userID string, created, abs, now time.Time, payl
 // create stores a new session under a fresh token.
 func (s *Session) create(ctx context.Context, now time.Time) error {
 	s.recordDevice()
+	abs := now.Add(s.m.cfg.AbsoluteTimeout)
+	s.sealDeadline(abs)
 	for range 3 {
 		tok := store.NewToken()
 		key := tok.Key()
@@ -553,7 +555,7 @@ func (s *Session) create(ctx context.Context, now time.Time) error {
 		if err != nil {
 			return wrap("save", err)
 		}
-		e := s.newEntry(key, "", now, now.Add(s.m.cfg.AbsoluteTimeout), now, payload)
+		e := s.newEntry(key, "", now, abs, now, payload)
 		err = s.m.cfg.Store.Put(ctx, e, 0)
 		if errors.Is(err, store.ErrConflict) {
 			continue // a 256-bit collision: take another token
@@ -614,6 +616,10 @@ func (s *Session) update(ctx context.Context, now time.Time) error {
 		vals, _, reason := s.m.open(fresh)
 		if reason != "" {
 			return wrap("save", errors.New("fresh copy does not open: "+reason))
+		}
+		if vals[keyTomb] != nil || (vals[keyForward] == nil && !s.m.bound(fresh, vals)) {
+			s.ended()
+			return nil
 		}
 		if fwd := vals[keyForward]; fwd != nil {
 			// Rotated meanwhile: carry this request's changes to the successor.

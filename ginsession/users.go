@@ -86,9 +86,9 @@ func (m *Manager) UserSessions(ctx context.Context, userID string) ([]SessionInf
 		if e.Expired(now) || e.UserID != userID {
 			continue
 		}
-		vals, _, reason := m.open(e)
-		if reason != "" || vals[keyForward] != nil {
-			continue // undecryptable, or a rotation's forwarding record
+		vals, ok := m.ownedBy(e, userID)
+		if !ok {
+			continue
 		}
 		si := SessionInfo{Handle: store.Handle(e.Key), Created: e.Created, LastActivity: e.LastActivity,
 			ExpiresAt: e.Deadline(), values: vals, limits: m.cfg.Limits}
@@ -114,15 +114,34 @@ func (m *Manager) RevokeSession(ctx context.Context, userID, handle string) erro
 		return wrap("revoke", err)
 	}
 	for _, e := range entries {
-		if e.UserID == userID && store.Handle(e.Key) == handle {
-			if err := m.cfg.Store.Delete(ctx, e.Key); err != nil {
-				return wrap("revoke", err)
-			}
-			m.Emit(Event{Kind: EventRevoked, Session: handle, UserID: userID})
-			return nil
+		if store.Handle(e.Key) != handle {
+			continue
 		}
+		if _, ok := m.ownedBy(e, userID); !ok {
+			break
+		}
+		if err := m.kill(ctx, e.Key, e); err != nil {
+			return wrap("revoke", err)
+		}
+		m.Emit(Event{Kind: EventRevoked, Session: handle, UserID: userID})
+		return nil
 	}
 	return ErrSessionNotFound
+}
+
+// ownedBy opens a listed entry and reports whether it is a live session
+// that really belongs to userID: the plaintext user id a store keeps for
+// its index must match the sealed one, or a store writer could list and
+// revoke another user's sessions.
+func (m *Manager) ownedBy(e *store.Entry, userID string) (map[string][]byte, bool) {
+	if e.UserID != userID || e.Expired(m.cfg.Now()) {
+		return nil, false
+	}
+	vals, _, reason := m.open(e)
+	if reason != "" || dead(vals) || !m.bound(e, vals) {
+		return nil, false
+	}
+	return vals, true
 }
 
 // RevokeUser ends every session of the user except the one with handle
@@ -137,23 +156,28 @@ func (m *Manager) RevokeUser(ctx context.Context, userID, keep string) (int, err
 	if err != nil {
 		return 0, wrap("revoke", err)
 	}
-	keepKey := ""
+	kept := false
+	var victims []*store.Entry
 	for _, e := range entries {
-		if keep != "" && store.Handle(e.Key) == keep {
-			keepKey = e.Key
+		if _, ok := m.ownedBy(e, userID); !ok {
+			continue
 		}
+		if keep != "" && store.Handle(e.Key) == keep {
+			kept = true
+			continue
+		}
+		victims = append(victims, e)
 	}
-	if keep != "" && keepKey == "" {
+	if keep != "" && !kept {
 		return 0, ErrSessionNotFound
 	}
-	n, err := ix.DeleteUser(ctx, userID, keepKey)
-	if err != nil {
-		return n, wrap("revoke", err)
-	}
-	for _, e := range entries {
-		if e.Key != keepKey {
-			m.Emit(Event{Kind: EventRevoked, Session: store.Handle(e.Key), UserID: userID})
+	n := 0
+	for _, e := range victims {
+		if err := m.kill(ctx, e.Key, e); err != nil {
+			return n, wrap("revoke", err)
 		}
+		n++
+		m.Emit(Event{Kind: EventRevoked, Session: store.Handle(e.Key), UserID: userID})
 	}
 	return n, nil
 }
@@ -229,9 +253,15 @@ func (s *Session) enforceLimit(ctx context.Context, userID, newKey string) error
 	if limit <= 0 || ix == nil {
 		return nil
 	}
-	entries, err := ix.ListUser(ctx, userID)
+	listed, err := ix.ListUser(ctx, userID)
 	if err != nil {
 		return wrap("session limit", err)
+	}
+	var entries []*store.Entry
+	for _, e := range listed {
+		if _, ok := s.m.ownedBy(e, userID); ok {
+			entries = append(entries, e)
+		}
 	}
 	slices.SortFunc(entries, func(a, b *store.Entry) int {
 		if c := a.Created.Compare(b.Created); c != 0 {
@@ -247,7 +277,7 @@ func (s *Session) enforceLimit(ctx context.Context, userID, newKey string) error
 			}
 		}
 		if others >= limit {
-			_ = s.m.cfg.Store.Delete(ctx, newKey)
+			_ = s.m.kill(ctx, newKey, s.entry)
 			s.reset()
 			return ErrTooManySessions
 		}
@@ -255,7 +285,7 @@ func (s *Session) enforceLimit(ctx context.Context, userID, newKey string) error
 	}
 	for i := 0; i < len(entries)-limit; i++ {
 		e := entries[i]
-		if err := s.m.cfg.Store.Delete(ctx, e.Key); err != nil {
+		if err := s.m.kill(ctx, e.Key, e); err != nil {
 			return wrap("session limit", err)
 		}
 		s.m.Emit(Event{Kind: EventEvicted, Session: store.Handle(e.Key), UserID: userID})

@@ -215,13 +215,11 @@ func cases() []adversarial {
 			name:  "deadlines-extended-in-store",
 			run:   attackExtendDeadlines,
 			want:  expect{anyReject: true},
-			known: "the absolute deadline (like Entry.UserID) lives only in the entry's plaintext metadata: a store writer who pushes it back keeps a session alive past AbsoluteTimeout, which the docs promise is never extended",
 		},
 		adversarial{
 			name:  "user-id-column-swapped",
 			run:   attackSwapUserID,
 			want:  expect{anyReject: true},
-			known: "the plaintext Entry.UserID is trusted without being checked against the sealed user: a store writer who sets his session's user_id to a victim's id lists the victim's sessions (decrypted device details, values through InfoValue) and revokes them with LogoutEverywhere",
 		},
 	)
 
@@ -231,7 +229,6 @@ func cases() []adversarial {
 			name:  "restore-after-logout-copyin",
 			run:   attackRestore(true),
 			want:  expect{reject: ginsession.RejectUnknown},
-			known: "Logout deletes the entry and leaves nothing behind: store.Copier.CopyIn (hybrid mirroring, fallback recovery, mode switches) of an older copy brings a logged-out session back to life, since no live entry at a higher version is there to refuse it",
 		},
 		adversarial{
 			name:  "restore-after-logout-raw",
@@ -280,11 +277,13 @@ func cases() []adversarial {
 				assert.Equal(t, "", victim.whoami(), "a user that does not decode is nobody")
 				r := victim.send("POST", "/set/x", []byte("1"), http.Header{ginsession.CSRFHeader: {victim.csrf}})
 				assert.Equal(t, 403, r.status, "a CSRF token that does not decode matches nothing")
+				// Internal values that do not decode make the whole session
+				// corrupt: none of its values is served.
 				r = victim.get("/get/n?as=any")
-				assert.Equal(t, 200, r.status)
-				assert.Equal(t, 422, victim.get("/get/n").status, "an int read as a string is a decode error")
+				assert.Less(t, r.status, 500)
+				assert.NotEqual(t, 200, r.status, "no value of a corrupt session is served")
 			},
-			want: expect{unchanged: true},
+			want: expect{unchanged: true, reject: ginsession.RejectCorrupt},
 		},
 		adversarial{
 			name:  "codec-risky-timestamp-read-as-map",
@@ -360,12 +359,10 @@ func cases() []adversarial {
 				assert.Equal(t, http.StatusRequestEntityTooLarge, r.status, r.body)
 			},
 			want:  expect{unchanged: true},
-			known: "ginsession/session.go:297 (setRaw): a Set refused for size leaves s.dirty true (set by put), so the commit rewrites the unchanged session (new version, new activity): a pointless write on every refused Set",
 		},
 		adversarial{
 			name:  "value-refused-set-reverts-other-tab",
 			run:   attackRefusedSetLostUpdate,
-			known: "ginsession/session.go:299-304 (setRaw): undoing a Set refused for size writes the old value into the delta (and drops an earlier Delete of the key from it), so when another tab saved meanwhile the merge re-applies the stale value over the other tab's newer one: a refused Set silently reverts a concurrent write",
 		},
 	)
 
@@ -396,7 +393,6 @@ func cases() []adversarial {
 			name:  "revoke-vs-inflight-rotate",
 			run:   attackRevokeInflightRotate,
 			want:  expect{reject: ginsession.RejectUnknown},
-			known: "ginsession/identity.go:150-160 (rotate): the new entry is created with Put(prev 0) and the old one deleted without checking it was still there, so a request that loaded the session before a logout or a revocation and rotates after it (Rotate, Login) brings the ended session back under a new token",
 		},
 		adversarial{
 			name: "revoke-other-users-handle",
@@ -472,7 +468,6 @@ func cases() []adversarial {
 			alone: true,
 			run:   attackHugeForm,
 			want:  expect{unchanged: true},
-			known: "ginsession/csrf.go:109-111 (RequireCSRF): an unsafe request without the X-CSRF-Token header makes the middleware call c.PostForm whatever the Content-Type, so gin parses the body as a form before refusing it: a 40 MB multipart body allocates about 4 times its size (up to MaxMultipartMemory, 32 MB, held in memory; file parts beyond it go to temporary files), on every unsafe route, before any authentication, even on JSON-only APIs",
 		},
 		adversarial{
 			name: "reserved-keys-through-app-routes",
@@ -1056,9 +1051,10 @@ func attackFixation(t *T, e *env) {
 	v.login("alice")
 	loggedIn := v.token()
 	assert.NotEqual(t, afterSet, loggedIn, "login rotates the token")
+	_, err := e.a.st.Store.Get(e.ctx(), planted.Key())
+	assert.ErrorIs(t, err, store.ErrNotFound, "nothing is ever stored under a planted token")
 	for _, tok := range []store.Token{planted, afterSet} {
-		_, err := e.a.st.Store.Get(e.ctx(), tok.Key())
-		assert.ErrorIs(t, err, store.ErrNotFound, "nothing lives under a pre-login token")
+		assertEnded(t, e, tok, "nothing lives under a pre-login token")
 		x := e.a.withToken(tok)
 		assert.Equal(t, "", x.whoami())
 	}
@@ -1093,8 +1089,7 @@ func attackLogoutInflight(t *T, e *env) {
 		val, _, _ := strings.Cut(strings.TrimPrefix(sc, e.a.mgr.CookieName()+"="), ";")
 		assert.Equal(t, "", val, "the late save must not issue a live token: %s", sc)
 	}
-	_, err := e.a.st.Store.Get(e.ctx(), tok.Key())
-	assert.ErrorIs(t, err, store.ErrNotFound, "the late save must not resurrect the session")
+	assertEnded(t, e, tok, "the late save must not resurrect the session")
 	assertNowhere(t, e, "late")
 	x := e.a.withToken(tok)
 	assert.Equal(t, "", x.whoami())
@@ -1165,8 +1160,7 @@ func attackRotationRace(t *T, e *env) {
 	}
 	_, err := store.ParseToken(newTok.String())
 	require.NoError(t, err, "login issues a token")
-	_, err = e.a.st.Store.Get(e.ctx(), old.Key())
-	assert.ErrorIs(t, err, store.ErrNotFound, "the pre-login token is dead")
+	assertEnded(t, e, old, "the pre-login token is dead")
 	assert.Equal(t, "", e.a.withToken(old).whoami())
 	list, err := e.a.st.Store.(store.UserIndex).ListUser(e.ctx(), "racer")
 	require.NoError(t, err)
@@ -1474,9 +1468,7 @@ func attackSQLUserIDs(t *T, e *env) {
 	got, _ := bystander.value("secret")
 	assert.Equal(t, "bystander", got)
 	assert.Len(t, sessionsOf(t, e, "1"), 1, "the bystander's index is untouched")
-	keys, err := e.a.raw.keys(e.ctx())
-	require.NoError(t, err)
-	assert.Len(t, keys, len(ids)+1, "one session per login, nothing more, nothing less")
+	assert.Len(t, liveUserKeys(t, e), len(ids)+1, "one session per login, nothing more, nothing less")
 	var logins []string
 	for _, ev := range e.a.events.since(e.evMark) {
 		if ev.Kind == ginsession.EventLogin {
@@ -1509,9 +1501,7 @@ func attackUserAgents(t *T, e *env) {
 		}
 		assert.Equal(t, uid, c.whoami())
 	}
-	keys, err := e.a.raw.keys(e.ctx())
-	require.NoError(t, err)
-	assert.Len(t, keys, len(uas))
+	assert.Len(t, liveUserKeys(t, e), len(uas))
 }
 
 func attackValues(t *T, e *env) {
@@ -1671,4 +1661,31 @@ func rawSend(t *T, a *app, req []byte) (int, string) {
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return resp.StatusCode, string(body)
+}
+
+// assertEnded checks that tok's session is over. The store may still hold a
+// tombstone under its key until the absolute deadline (it keeps older copies
+// from being restored); a tombstone belongs to no user and serves nothing.
+func assertEnded(t *T, e *env, tok store.Token, msg string) {
+	ent, err := e.a.st.Store.Get(e.ctx(), tok.Key())
+	if err == nil {
+		assert.Empty(t, ent.UserID, "%s: an ended session leaves no user index entry", msg)
+	} else {
+		assert.ErrorIs(t, err, store.ErrNotFound, msg)
+	}
+	assert.Equal(t, "", e.a.withToken(tok).whoami(), msg)
+}
+
+// liveUserKeys lists the stored entries that belong to a user: logged-in
+// sessions, not tombstones (which belong to nobody).
+func liveUserKeys(t *T, e *env) []string {
+	keys, err := e.a.raw.keys(e.ctx())
+	require.NoError(t, err)
+	var live []string
+	for _, k := range keys {
+		if ent, err := e.a.st.Store.Get(e.ctx(), k); err == nil && ent.UserID != "" {
+			live = append(live, k)
+		}
+	}
+	return live
 }

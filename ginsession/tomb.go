@@ -1,0 +1,124 @@
+package ginsession
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/vedfolnir/sessions/store"
+)
+
+// Ending a session.
+//
+// A session is never ended by a plain delete. Logout, revocation, eviction
+// and rotation replace the entry, with a compare-and-set on its version,
+// by a tombstone: a small sealed record that lives until the session's
+// absolute deadline, outside every user index. Two attacks die on it:
+//   - a request that loaded the session before it ended (a thief's, say)
+//     cannot save, rotate or log in from it: its compare-and-set meets the
+//     tombstone's newer version, and a tombstone is never merged into;
+//   - an older copy of the entry (a hybrid mirror, a fallback recovery, a
+//     storage-mode switch) cannot be copied back: store.Copier refuses to
+//     overwrite a newer version, and no older copy outlives the deadline.
+// What a tombstone cannot stop is someone who writes raw bytes into the
+// store: the envelope proves where a payload came from, not that it is the
+// latest. Rotate the key ring to retire every earlier payload at once.
+
+// keyTomb marks a tombstone record.
+const keyTomb = "\x00x"
+
+// dead reports whether values are a tombstone or a forwarding record: not a
+// session anyone may use or merge into.
+func dead(vals map[string][]byte) bool { return vals[keyTomb] != nil || vals[keyForward] != nil }
+
+// kill ends the session stored under e.Key (e is the copy the caller holds,
+// or nil to read it). It returns nil when the session is already gone.
+func (m *Manager) kill(ctx context.Context, key string, e *store.Entry) error {
+	st := m.cfg.Store
+	for attempt := 0; ; attempt++ {
+		if e == nil {
+			fresh, err := st.Get(ctx, key)
+			if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrCorrupt) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if vals, _, reason := m.open(fresh); reason == "" && vals[keyTomb] != nil {
+				return nil
+			}
+			e = fresh
+		}
+		err := st.Put(ctx, m.tombstone(e), e.Version)
+		switch {
+		case err == nil, errors.Is(err, store.ErrNotFound):
+			return nil
+		case errors.Is(err, store.ErrInvalid):
+			// Already past its deadline: nothing older can outlive it.
+			return ignoreNotFound(st.Delete(ctx, key))
+		case !errors.Is(err, store.ErrConflict) || attempt >= m.cfg.MaxConflictRetries:
+			return err
+		}
+		e = nil
+		if err := backoff(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+// tombstone builds the record that replaces e.
+func (m *Manager) tombstone(e *store.Entry) *store.Entry {
+	now := m.cfg.Now()
+	end := e.AbsoluteDeadline
+	if !now.Before(end) {
+		end = now.Add(time.Second)
+	}
+	raw, _ := store.EncodeValue(true, m.cfg.Limits)
+	payload, _ := m.seal(e.Key, map[string][]byte{keyTomb: raw})
+	t := &store.Entry{Key: e.Key, Version: e.Version + 1, Created: e.Created, LastActivity: now,
+		IdleDeadline: end, AbsoluteDeadline: end, Payload: payload}
+	t.Normalize()
+	return t
+}
+
+func ignoreNotFound(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// keyAbs seals the absolute deadline inside the session, so a store
+// writer cannot stretch a session's life by editing the plaintext column.
+const keyAbs = "\x00a"
+
+func (s *Session) sealDeadline(abs time.Time) {
+	if raw, err := store.EncodeValue(store.Millis(abs).UnixMilli(), s.m.cfg.Limits); err == nil {
+		s.values[keyAbs] = raw
+		if s.delta != nil {
+			s.delta[keyAbs] = raw
+		}
+	}
+}
+
+// bound reports whether the entry's plaintext user id and absolute
+// deadline match what is sealed inside it. Stores keep both in the clear
+// (for the per-user index and for expiry); the sealed copies are the truth.
+func (m *Manager) bound(e *store.Entry, vals map[string][]byte) bool {
+	var u User
+	if raw := vals[keyUser]; raw != nil {
+		if store.DecodeValue(raw, &u, m.cfg.Limits) != nil {
+			return false
+		}
+	}
+	if u.ID != e.UserID {
+		return false
+	}
+	if raw := vals[keyAbs]; raw != nil {
+		var ms int64
+		if store.DecodeValue(raw, &ms, m.cfg.Limits) != nil || ms != store.Millis(e.AbsoluteDeadline).UnixMilli() {
+			return false
+		}
+	}
+	return true
+}
