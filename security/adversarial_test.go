@@ -212,23 +212,23 @@ func cases() []adversarial {
 			want: expect{anyReject: true},
 		},
 		adversarial{
-			name:  "deadlines-extended-in-store",
-			run:   attackExtendDeadlines,
-			want:  expect{anyReject: true},
+			name: "deadlines-extended-in-store",
+			run:  attackExtendDeadlines,
+			want: expect{anyReject: true},
 		},
 		adversarial{
-			name:  "user-id-column-swapped",
-			run:   attackSwapUserID,
-			want:  expect{anyReject: true},
+			name: "user-id-column-swapped",
+			run:  attackSwapUserID,
+			want: expect{anyReject: true},
 		},
 	)
 
 	// ---- Replaying stored entries.
 	cs = append(cs,
 		adversarial{
-			name:  "restore-after-logout-copyin",
-			run:   attackRestore(true),
-			want:  expect{reject: ginsession.RejectUnknown},
+			name: "restore-after-logout-copyin",
+			run:  attackRestore(true),
+			want: expect{reject: ginsession.RejectUnknown},
 		},
 		adversarial{
 			name:  "restore-after-logout-raw",
@@ -358,11 +358,11 @@ func cases() []adversarial {
 				r := v.post("/set/b", []byte(strings.Repeat("b", 40<<10)))
 				assert.Equal(t, http.StatusRequestEntityTooLarge, r.status, r.body)
 			},
-			want:  expect{unchanged: true},
+			want: expect{unchanged: true},
 		},
 		adversarial{
-			name:  "value-refused-set-reverts-other-tab",
-			run:   attackRefusedSetLostUpdate,
+			name: "value-refused-set-reverts-other-tab",
+			run:  attackRefusedSetLostUpdate,
 		},
 	)
 
@@ -390,9 +390,9 @@ func cases() []adversarial {
 		adversarial{name: "logout-vs-inflight-save", run: attackLogoutInflight, want: expect{reject: ginsession.RejectUnknown}},
 		adversarial{name: "rotation-race-login", run: attackRotationRace, want: expect{reject: ginsession.RejectUnknown}},
 		adversarial{
-			name:  "revoke-vs-inflight-rotate",
-			run:   attackRevokeInflightRotate,
-			want:  expect{reject: ginsession.RejectUnknown},
+			name: "revoke-vs-inflight-rotate",
+			run:  attackRevokeInflightRotate,
+			want: expect{reject: ginsession.RejectUnknown},
 		},
 		adversarial{
 			name: "revoke-other-users-handle",
