@@ -71,7 +71,7 @@ func waitFor(tab context.Context, expr string, timeout time.Duration) (time.Dura
 
 const (
 	jsLive      = `!!document.querySelector('#live-status.on')`
-	jsLoginPage = `location.pathname === '/' && !!document.querySelector('#login-form') && !document.querySelector('#sessions')`
+	jsLoginPage = `document.readyState === 'complete' && location.pathname === '/' && !!document.querySelector('#login-form') && !document.querySelector('#sessions')`
 )
 
 // TestBrowser drives real Chromium tabs through the whole product: log
@@ -94,7 +94,7 @@ func browserFlow(t *testing.T, e *env, screenshot bool) {
 		if err := f(); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		t.Logf("%-52s %6.0f ms", name, float64(time.Since(t0).Microseconds())/1000)
+		t.Logf("%-64s %6.0f ms", name, float64(time.Since(t0).Microseconds())/1000)
 	}
 	login := func(tab context.Context, user, pass string) error {
 		return chromedp.Do(tab, chromedp.Navigate(e.base+"/"),
@@ -136,6 +136,7 @@ func browserFlow(t *testing.T, e *env, screenshot bool) {
 
 	tab2, cancel2 := chromedp.NewContext(tab1) // a second tab of the same browser: same cookies
 	defer cancel2()
+
 	step("open tab 2 (same browser, same session)", func() error {
 		if err := chromedp.Do(tab2, chromedp.Navigate(e.base+"/"), chromedp.WaitVisible(chromedp.ID("platform-name"))); err != nil {
 			return err

@@ -60,6 +60,7 @@ func run(ctx context.Context, lookup lookupFunc, logger *slog.Logger, out io.Wri
 	if err != nil {
 		return err
 	}
+	logger.Info("data directory: "+cfg.DataDir, "set", envDataDir)
 	logger.Info("storage: " + app.StorageDesc)
 	for _, w := range app.Warnings {
 		logger.Warn("degraded: " + w)

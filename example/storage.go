@@ -66,6 +66,9 @@ func (a *App) openStorage(ctx context.Context) error {
 	sqlDesc := redactURL(a.cfg.DatabaseURL)
 	if a.cfg.DatabaseURL == "" {
 		sqlDesc = "embedded SQLite file " + a.cfg.sqlitePath()
+		if a.cfg.RedisURL == "" {
+			sqlDesc += " (no REDIS_URL or DATABASE_URL set: no server needed)"
+		}
 	}
 	redisDesc := redactURL(a.cfg.RedisURL)
 	switch st.Mode() {

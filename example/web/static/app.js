@@ -23,6 +23,13 @@
   }
 
   const toLogin = () => location.assign("/");
+  // An event about this session can reach this tab before the response
+  // that caused it (a login's new cookie, a logout's fresh one) has reached
+  // the browser's cookie jar. A request sent in that window carries the old
+  // cookie, and its answer would replace the new one. So a tab that follows
+  // another tab's action waits a moment first.
+  const settle = (f, ms) => setTimeout(f, ms);
+  let acting = false; // this tab is logging in or out itself: its own events are expected
 
   // --- rendering -------------------------------------------------------
   // Long form for the session's facts, short form in lists.
@@ -151,8 +158,17 @@
   const form = $("#login-form");
   if (form) {
     form.addEventListener("submit", busy($("#login-submit"), async () => {
+      // The session (and its CSRF token) may have changed since this page
+      // was rendered, by another tab: take the current token.
+      const cur = await api("GET", "/api/session");
+      if (cur.ok) {
+        if (cur.data.authenticated) { location.assign("/"); return; }
+        meta.content = cur.data.csrf_token;
+      }
+      acting = true;
       const r = await api("POST", "/api/login", { username: $("#username").value, password: $("#password").value });
       if (r.ok) { location.assign("/"); return; }
+      acting = false;
       const err = $("#login-error");
       err.textContent = r.status === 401 ? "Wrong username or password." : (r.data && r.data.error) || "Sign-in failed.";
       err.hidden = false;
@@ -163,10 +179,12 @@
     document.querySelectorAll("#sessions td.device").forEach((td) => { td.textContent = device(td.dataset.ua); });
     document.querySelectorAll("#audit .where[data-ua]").forEach((w) => { w.textContent = where(w.dataset.ua, w.textContent); });
     $("#logout").addEventListener("click", busy($("#logout"), async () => {
+      acting = true;
       await api("POST", "/api/logout");
       toLogin();
     }));
     $("#logout-all").addEventListener("click", busy($("#logout-all"), async () => {
+      acting = true;
       await api("POST", "/api/logout-all");
       toLogin();
     }));
@@ -215,12 +233,15 @@
     es.addEventListener("platform_switched", () => { if (dashboard) { refreshSession(); refreshListsSoon(); } });
     // This session ended (here, in another tab, or revoked from another
     // device): every tab goes to the login page.
-    for (const kind of ["logout", "revoked", "evicted"]) es.addEventListener(kind, () => { es.close(); toLogin(); });
+    for (const kind of ["logout", "revoked", "evicted"]) {
+      es.addEventListener(kind, () => { es.close(); if (!acting) settle(toLogin, 300); });
+    }
     // The session got a new id: after a login in another tab, load the
     // dashboard; otherwise follow it with the new cookie.
     es.addEventListener("rotated", () => {
       es.close();
-      if (dashboard) { connect(); refreshSession(); } else location.assign("/");
+      if (acting) return;
+      settle(() => { if (dashboard) { connect(); refreshSession(); } else location.assign("/"); }, 700);
     });
     // Reconnected after a gap: events may have been missed.
     es.addEventListener("resync", () => { if (dashboard) { refreshSession(); refreshLists(); } });
