@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -296,6 +297,8 @@ func TestHybridRedisOutage(t *testing.T) {
 	if code, body := health(); code != 200 || !strings.Contains(body, `"status":"ok"`) {
 		t.Fatalf("healthz before: %d %s", code, body)
 	}
+	tab := &client{t: t, e: e, hc: &http.Client{Jar: c.hc.Jar}}
+	events := tab.stream(t)
 
 	rp.Kill(syscall.SIGKILL)
 	t0 := time.Now()
@@ -307,6 +310,10 @@ func TestHybridRedisOutage(t *testing.T) {
 	}
 	if r := c.do("POST", "/api/platform", map[string]int{"platform_connection_id": 2}, csrfValid); r.status != 200 {
 		t.Fatalf("switch during the outage: %d %s", r.status, r.body)
+	}
+	// The other tab still hears it, through this instance's own broker.
+	if ev := next(t, events); ev.name != "platform_switched" || ev.data.Detail != "2" {
+		t.Fatalf("tab during the outage got %+v", ev)
 	}
 	for time.Since(t0) < 10*time.Second {
 		if code, body := health(); code == 200 && strings.Contains(body, `"status":"degraded"`) && fallbackCount("engaged") == "1" {
@@ -339,5 +346,32 @@ func TestHybridRedisOutage(t *testing.T) {
 	s := c.state()
 	if !s.Authenticated || s.Platform == nil || s.Platform.ID != 2 {
 		t.Errorf("after recovery: %+v", s)
+	}
+}
+
+// TestHybridRedisDownAtStart: with Redis unreachable at start, hybrid mode
+// still starts, says so, and serves sessions from SQL.
+func TestHybridRedisDownAtStart(t *testing.T) {
+	dead := freeAddr(t) // nothing listens there
+	e := startApp(t, map[string]string{
+		envDataDir: t.TempDir(), envAddr: "127.0.0.1:0", envRedisURL: "redis://" + dead,
+	})
+	if e.app.cfg.Storage != modeHybrid {
+		t.Fatalf("REDIS_URL alone gave %s, want hybrid", e.app.cfg.Storage)
+	}
+	if len(e.app.Warnings) != 1 || !strings.Contains(e.app.Warnings[0], "Redis does not answer") ||
+		!strings.Contains(e.app.Warnings[0], "sessions.db") {
+		t.Errorf("warnings %q", e.app.Warnings)
+	}
+	c := e.client(t, "")
+	if s := c.login("alice"); !s.Authenticated {
+		t.Fatal("no login without Redis")
+	}
+	if s := c.state(); !s.Authenticated || s.User.Username != "alice" {
+		t.Errorf("after login: %+v", s)
+	}
+	r := c.get("/healthz")
+	if r.status != 200 || !strings.Contains(string(r.body), `"status":"degraded"`) || !strings.Contains(string(r.body), `"storage":"hybrid"`) {
+		t.Errorf("healthz %d %s", r.status, r.body)
 	}
 }

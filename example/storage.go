@@ -59,9 +59,9 @@ func (a *App) openStorage(ctx context.Context) error {
 	}
 	a.closers = append(a.closers, st.Close)
 	a.store, a.redis = st.Store(), st.RedisClient()
-	a.broker = st.Broker()
-	if a.broker == nil {
-		a.broker = live.NewLocalBroker()
+	a.broker = live.NewLocalBroker()
+	if rb := st.Broker(); rb != nil {
+		a.broker = &dualBroker{remote: rb, local: live.NewLocalBroker(), log: a.log}
 	}
 	sqlDesc := redactURL(a.cfg.DatabaseURL)
 	if a.cfg.DatabaseURL == "" {
@@ -90,15 +90,16 @@ func (a *App) openStorage(ctx context.Context) error {
 			s := fb.Status()
 			return health.FallbackState{Engaged: s.Engaged, Breaker: s.Breaker, MirrorLag: s.QueueLag, QueueDepth: s.QueueDepth}
 		}
-		if fb.Engaged() {
-			a.Warnings = append(a.Warnings, "Redis is unavailable: sessions are served from "+sqlDesc+" until it answers")
-		}
 	}
-	if a.redis != nil && st.Mode() != storage.ModeHybrid {
+	if a.redis != nil {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		if err := a.redis.Ping(pctx).Err(); err != nil {
-			a.Warnings = append(a.Warnings, "Redis does not answer: "+err.Error())
+			w := "Redis does not answer: " + err.Error()
+			if a.fallback != nil {
+				w += "; sessions are served from " + sqlDesc + " until it does"
+			}
+			a.Warnings = append(a.Warnings, w)
 		}
 	}
 	return nil
