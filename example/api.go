@@ -15,6 +15,7 @@ import (
 
 	"github.com/vedfolnir/sessions/ginsession"
 	"github.com/vedfolnir/sessions/platform"
+	"github.com/vedfolnir/sessions/store"
 )
 
 // userJSON is a user as the API shows it.
@@ -361,7 +362,12 @@ func (a *App) putPref(c *gin.Context) {
 	}
 	var buf bytes.Buffer
 	_ = json.Compact(&buf, body)
-	if err := ginsession.Current(c).Set(prefPrefix+k, buf.Bytes()); err != nil {
+	err = ginsession.Current(c).Set(prefPrefix+k, buf.Bytes())
+	switch {
+	case errors.Is(err, store.ErrTooLarge):
+		errorJSON(c, http.StatusRequestEntityTooLarge, "the session is full: delete some preferences first")
+		return
+	case err != nil:
 		a.storeDown(c, "prefs", err)
 		return
 	}

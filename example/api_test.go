@@ -470,6 +470,29 @@ func TestPrefsRoutes(t *testing.T) {
 				r.errMsg(t)
 			}
 		}
+		// The session as a whole is bounded: filling it answers 413, and
+		// what was stored stays readable.
+		full := false
+		for i := 0; i < 40 && !full; i++ {
+			r := c.do("PUT", fmt.Sprintf("/api/prefs/fill%d", i), `"`+strings.Repeat("f", 4000)+`"`, csrfValid)
+			switch r.status {
+			case 204:
+			case 413:
+				full = true
+				r.errMsg(t)
+			default:
+				t.Fatalf("fill %d: %d %s", i, r.status, r.body)
+			}
+		}
+		if !full {
+			t.Fatal("160 KB of preferences fit in one session")
+		}
+		if r := c.get("/api/prefs/fill0"); r.status != 200 || len(r.body) != 4002 {
+			t.Errorf("after the session filled up: %d, %d bytes", r.status, len(r.body))
+		}
+		for i := 0; i < 40; i++ {
+			c.do("DELETE", fmt.Sprintf("/api/prefs/fill%d", i), nil, csrfValid)
+		}
 		// Values belong to the session: another browser sees none.
 		other := e.client(t, "")
 		if r := other.get("/api/prefs"); r.status != 200 || string(r.body) != `{}` {

@@ -100,6 +100,7 @@ func run(ctx context.Context, lookup lookupFunc, logger *slog.Logger, out io.Wri
 	srv := &http.Server{
 		Handler:           app.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 	}
 	srv.RegisterOnShutdown(app.Shutdown)
 	fmt.Fprintf(out, "\n  sessions example: open http://%s/  (log in as alice/alice or bob/bob)\n\n", ln.Addr())
