@@ -3,7 +3,6 @@ package store
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -12,9 +11,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 )
 
 // EnvKeys is the environment variable that holds the encryption key ring
@@ -55,6 +56,9 @@ var (
 type Key struct {
 	secret [KeySize]byte
 	id     [keyIDSize]byte
+	// expand pools HMAC-SHA256 states keyed with the HKDF pseudorandom key
+	// of secret: HKDF-Extract runs once per key, not once per envelope.
+	expand *sync.Pool
 }
 
 // newKey derives the key id: the first 4 bytes of
@@ -66,6 +70,12 @@ func newKey(b []byte) Key {
 	m := hmac.New(sha256.New, k.secret[:])
 	m.Write([]byte(keyIDLabel))
 	copy(k.id[:], m.Sum(nil))
+	// HKDF-Extract with no salt (RFC 5869 §2.2: a zero-filled salt).
+	var zero [sha256.Size]byte
+	ext := hmac.New(sha256.New, zero[:])
+	ext.Write(k.secret[:])
+	prk := ext.Sum(nil)
+	k.expand = &sync.Pool{New: func() any { return hmac.New(sha256.New, prk) }}
 	return k
 }
 
@@ -217,13 +227,22 @@ func (k *Keyring) LogValue() slog.Value {
 
 // aead returns AES-256-GCM under the entry key derived from key and
 // storeKey: HKDF-SHA256(secret = ring key, info = "sessions/v1" + storeKey).
+//
+// The entry key is one SHA-256 block, so HKDF-Expand is a single HMAC
+// under the key's pseudorandom key: T(1) = HMAC(PRK, info ‖ 0x01). That is
+// exactly crypto/hkdf's output (a test holds the two equal) with Extract
+// done once per ring key and the HMAC state pooled.
 func aead(key *Key, storeKey string) (cipher.AEAD, error) {
-	ek, err := hkdf.Key(sha256.New, key.secret[:], nil, hkdfInfo+storeKey, KeySize)
-	if err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(ek)
-	clear(ek)
+	m := key.expand.Get().(hash.Hash)
+	m.Reset()
+	m.Write([]byte(hkdfInfo))
+	m.Write([]byte(storeKey))
+	m.Write([]byte{1})
+	var ek [sha256.Size]byte
+	m.Sum(ek[:0])
+	key.expand.Put(m)
+	block, err := aes.NewCipher(ek[:])
+	clear(ek[:])
 	if err != nil {
 		return nil, err
 	}
