@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,6 +71,27 @@ func waitFor(tab context.Context, expr string, timeout time.Duration) (time.Dura
 	return time.Since(t0), fmt.Errorf("%s still false after %v (last error %v)", expr, timeout, last)
 }
 
+// do runs actions in tab, again when they failed because the page
+// replaced its document under chromedp (a navigation the page's script
+// started: node ids of the old document are then gone). The actions must
+// be safe to repeat.
+func do(tab context.Context, actions ...chromedp.Action[chromedp.Void]) error {
+	var err error
+	for range 5 {
+		if err = chromedp.Do(tab, actions...); err == nil || !strings.Contains(err.Error(), "(-32000)") {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return err
+}
+
+// text reads an element's text through JavaScript, which, unlike a DOM
+// query by node id, cannot race a navigation.
+func text(tab context.Context, id string) (string, error) {
+	return chromedp.Run(tab, chromedp.Evaluate[string](`(document.getElementById(`+strconv.Quote(id)+`) || {}).textContent || ""`))
+}
+
 const (
 	jsLive      = `!!document.querySelector('#live-status.on')`
 	jsLoginPage = `document.readyState === 'complete' && location.pathname === '/' && !!document.querySelector('#login-form') && !document.querySelector('#sessions')`
@@ -96,12 +119,21 @@ func browserFlow(t *testing.T, e *env, screenshot bool) {
 		}
 		t.Logf("%-64s %6.0f ms", name, float64(time.Since(t0).Microseconds())/1000)
 	}
-	login := func(tab context.Context, user, pass string) error {
-		return chromedp.Do(tab, chromedp.Navigate(e.base+"/"),
-			chromedp.WaitVisible(chromedp.ID("login-form")),
+	// fill types the credentials into the login form and submits it.
+	fill := func(tab context.Context, user, pass string) error {
+		if _, err := waitFor(tab, jsLoginPage, 5*time.Second); err != nil {
+			return err
+		}
+		return do(tab, chromedp.Evaluate[chromedp.Void](`document.getElementById('username').value = ''; document.getElementById('password').value = ''`),
 			chromedp.SendKeys(chromedp.ID("username"), user),
 			chromedp.SendKeys(chromedp.ID("password"), pass),
 			chromedp.Click(chromedp.ID("login-submit")))
+	}
+	login := func(tab context.Context, user, pass string) error {
+		if err := chromedp.Do(tab, chromedp.Navigate(e.base+"/")); err != nil {
+			return err
+		}
+		return fill(tab, user, pass)
 	}
 
 	step("wrong password shows an error", func() error {
@@ -111,22 +143,21 @@ func browserFlow(t *testing.T, e *env, screenshot bool) {
 		if _, err := waitFor(tab1, `!document.querySelector('#login-error').hidden`, 3*time.Second); err != nil {
 			return err
 		}
-		msg, err := chromedp.Run(tab1, chromedp.Text(chromedp.ID("login-error")))
+		msg, err := text(tab1, "login-error")
 		if err != nil || msg != "Wrong username or password." {
 			return fmt.Errorf("error text %q, %v", msg, err)
 		}
 		return nil
 	})
 	step("log in as alice (tab 1)", func() error {
-		if err := chromedp.Do(tab1, chromedp.Evaluate[chromedp.Void](`document.querySelector('#password').value = ''`),
-			chromedp.SendKeys(chromedp.ID("password"), "alice"), chromedp.Click(chromedp.ID("login-submit"))); err != nil {
+		if err := fill(tab1, "alice", "alice"); err != nil {
 			return err
 		}
 		if _, err := waitFor(tab1, `!!document.querySelector('#platform-name')`, 5*time.Second); err != nil {
 			dbg, _ := chromedp.Run(tab1, chromedp.Evaluate[string](`document.querySelector('#login-error').textContent + ' | ' + document.querySelector('#password').value + ' | ' + document.querySelector('#username').value`))
 			return fmt.Errorf("%w (page: %s)", err, dbg)
 		}
-		name, err := chromedp.Run(tab1, chromedp.Text(chromedp.ID("user-name")))
+		name, err := text(tab1, "user-name")
 		if err != nil || name != "alice" {
 			return fmt.Errorf("user %q, %v", name, err)
 		}
@@ -144,7 +175,7 @@ func browserFlow(t *testing.T, e *env, screenshot bool) {
 		if _, err := waitFor(tab2, jsLive, 5*time.Second); err != nil {
 			return err
 		}
-		p, err := chromedp.Run(tab2, chromedp.Text(chromedp.ID("platform-name")))
+		p, err := text(tab2, "platform-name")
 		if err != nil || p != "None selected" {
 			return fmt.Errorf("tab 2 platform %q, %v", p, err)
 		}
@@ -153,7 +184,7 @@ func browserFlow(t *testing.T, e *env, screenshot bool) {
 	})
 
 	step("switch platform in tab 1, tab 2 follows within 1 s", func() error {
-		if err := chromedp.Do(tab1, chromedp.Click(chromedp.ID("platform-2"))); err != nil {
+		if err := do(tab1, chromedp.Click(chromedp.ID("platform-2"))); err != nil {
 			return err
 		}
 		t0 := time.Now()
@@ -167,7 +198,7 @@ func browserFlow(t *testing.T, e *env, screenshot bool) {
 		if err != nil || !still {
 			return fmt.Errorf("tab 2 reloaded or did not mark the button (%v)", err)
 		}
-		p, err := chromedp.Run(tab1, chromedp.Text(chromedp.ID("platform-name")))
+		p, err := text(tab1, "platform-name")
 		if err != nil || p != "pixelfed-photos" {
 			return fmt.Errorf("tab 1 platform %q, %v", p, err)
 		}
@@ -183,7 +214,7 @@ func browserFlow(t *testing.T, e *env, screenshot bool) {
 		if _, err := waitFor(other, `!!document.querySelector('#sessions')`, 5*time.Second); err != nil {
 			return err
 		}
-		p, err := chromedp.Run(other, chromedp.Text(chromedp.ID("platform-name")))
+		p, err := text(other, "platform-name")
 		if err != nil || p != "None selected" {
 			return fmt.Errorf("the other browser shares tab 1's platform: %q, %v", p, err)
 		}
@@ -226,7 +257,7 @@ func browserFlow(t *testing.T, e *env, screenshot bool) {
 	}
 
 	step("revoke the other browser from tab 1: it goes to login within 1 s", func() error {
-		if err := chromedp.Do(tab1, chromedp.Click(chromedp.CSS("#sessions button.revoke"))); err != nil {
+		if err := do(tab1, chromedp.Click(chromedp.CSS("#sessions button.revoke"))); err != nil {
 			return err
 		}
 		t0 := time.Now()
@@ -239,7 +270,7 @@ func browserFlow(t *testing.T, e *env, screenshot bool) {
 	})
 
 	step("log out in tab 1: tab 2 goes to login within 1 s", func() error {
-		if err := chromedp.Do(tab1, chromedp.Click(chromedp.ID("logout"))); err != nil {
+		if err := do(tab1, chromedp.Click(chromedp.ID("logout"))); err != nil {
 			return err
 		}
 		t0 := time.Now()
@@ -252,8 +283,7 @@ func browserFlow(t *testing.T, e *env, screenshot bool) {
 	})
 
 	step("log in again in tab 2: tab 1 follows to the dashboard", func() error {
-		if err := chromedp.Do(tab2, chromedp.SendKeys(chromedp.ID("username"), "bob"),
-			chromedp.SendKeys(chromedp.ID("password"), "bob"), chromedp.Click(chromedp.ID("login-submit"))); err != nil {
+		if err := fill(tab2, "bob", "bob"); err != nil {
 			return err
 		}
 		_, err := waitFor(tab1, `document.querySelector('#user-name') && document.querySelector('#user-name').textContent === 'bob'`, 2*time.Second)
