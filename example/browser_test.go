@@ -198,11 +198,9 @@ func browserFlow(t *testing.T, e *env, screenshot bool) {
 		if err != nil || !still {
 			return fmt.Errorf("tab 2 reloaded or did not mark the button (%v)", err)
 		}
-		p, err := text(tab1, "platform-name")
-		if err != nil || p != "pixelfed-photos" {
-			return fmt.Errorf("tab 1 platform %q, %v", p, err)
-		}
-		return nil
+		// Tab 1 renders from its own answer, which may land after tab 2's event.
+		_, err = waitFor(tab1, `document.querySelector('#platform-name').textContent === 'pixelfed-photos'`, time.Second)
+		return err
 	})
 
 	other, cancelO := chromedp.NewContext(tab1, chromedp.WithNewBrowserContext()) // an isolated browser
