@@ -204,6 +204,7 @@ func (s *Session) Logout() error {
 		s.m.Emit(s.event(EventLogout, s.entry.Key, s.entry.UserID, ""))
 	}
 	s.reset()
+	s.clearCookie = true
 	return nil
 }
 

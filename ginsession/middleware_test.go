@@ -503,3 +503,21 @@ func TestUntouchedAllocations(t *testing.T) {
 	assert.LessOrEqual(t, added, 4.0)
 	assert.Zero(t, a.store.total())
 }
+
+// A tab's request that still carries a token which another tab's login just
+// rotated away must not answer with an expiring Set-Cookie: cookies are kept
+// by name, so it would erase the new cookie the login delivered.
+func TestStaleTokenDoesNotExpireCookie(t *testing.T) {
+	a := newApp(t, nil, nil)
+	c := a.client()
+	c.post("/set/k?v=1")
+	stale := c.cookie()
+	c.post("/login/1") // rotates: stale is dead now
+	for _, path := range []string{"/whoami", "/get/k"} {
+		resp, _ := c.do("GET", path, http.Header{"Cookie": {a.mgr.CookieName() + "=" + stale}})
+		assert.Empty(t, resp.Header.Values("Set-Cookie"), "%s with a stale token must leave the cookie alone", path)
+	}
+	assert.Equal(t, "1", c.get("/whoami"), "the new cookie still works")
+	resp, _ := c.do("GET", "/whoami", http.Header{"Cookie": {a.mgr.CookieName() + "=garbage"}})
+	assert.Contains(t, resp.Header.Get("Set-Cookie"), "Max-Age=0", "a malformed cookie is expired")
+}

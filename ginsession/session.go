@@ -113,7 +113,6 @@ func (s *Session) load() error {
 	}
 	if e.Expired(now) {
 		s.m.Emit(s.event(EventExpired, key, e.UserID, ""))
-		s.clearCookie = true
 		dctx, dcancel := s.m.storeCtx(s.c.Request.Context())
 		defer dcancel()
 		if err := cfg.Store.Delete(dctx, key); err != nil {
@@ -185,7 +184,11 @@ func (m *Manager) seal(key string, values map[string][]byte) ([]byte, error) {
 }
 
 func (s *Session) reject(key, userID, reason string) {
-	s.clearCookie = true
+	// Only a malformed cookie is expired in reply. A well-formed token that
+	// names no live session may be a tab's stale copy racing the response
+	// that just set a new cookie under the same name (a login or rotation
+	// in another tab): expiring it would log that tab's user out.
+	s.clearCookie = reason == RejectMalformed
 	s.m.Emit(s.event(EventRejected, key, userID, reason))
 }
 
@@ -206,8 +209,7 @@ func (s *Session) reset() {
 	s.token, s.entry = "", nil
 	s.values = map[string][]byte{}
 	s.delta = map[string][]byte{}
-	s.clear, s.dirty, s.setCookie = false, false, false
-	s.clearCookie = true
+	s.clear, s.dirty, s.setCookie, s.clearCookie = false, false, false, false
 }
 
 func (s *Session) put(key string, raw []byte) {

@@ -220,6 +220,7 @@ func LogoutEverywhere(c *gin.Context) (int, error) {
 	}
 	s.mu.Lock()
 	s.reset()
+	s.clearCookie = true
 	s.mu.Unlock()
 	return n, nil
 }
