@@ -513,11 +513,15 @@ func TestStaleTokenDoesNotExpireCookie(t *testing.T) {
 	c.post("/set/k?v=1")
 	stale := c.cookie()
 	c.post("/login/1") // rotates: stale is dead now
+	tab := a.client() // the other tab's request, sent before it saw the new cookie
+	tab.setCookie(stale)
 	for _, path := range []string{"/whoami", "/get/k"} {
-		resp, _ := c.do("GET", path, http.Header{"Cookie": {a.mgr.CookieName() + "=" + stale}})
+		resp, _ := tab.do("GET", path, nil)
 		assert.Empty(t, resp.Header.Values("Set-Cookie"), "%s with a stale token must leave the cookie alone", path)
 	}
 	assert.Equal(t, "1", c.get("/whoami"), "the new cookie still works")
-	resp, _ := c.do("GET", "/whoami", http.Header{"Cookie": {a.mgr.CookieName() + "=garbage"}})
+	bad := a.client()
+	bad.setCookie("garbage")
+	resp, _ := bad.do("GET", "/whoami", nil)
 	assert.Contains(t, resp.Header.Get("Set-Cookie"), "Max-Age=0", "a malformed cookie is expired")
 }
