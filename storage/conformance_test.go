@@ -13,6 +13,7 @@ import (
 // on real Redis with SQLite, and with PostgreSQL, write-through and
 // write-behind.
 func TestConformanceHybridSQLite(t *testing.T) {
+	t.Parallel() // mostly waits on expiry deadlines
 	storetest.Run(t, func(t *testing.T) store.Store {
 		cfg := storage.Config{Mode: storage.ModeHybrid, RedisURL: redisURL(t), RedisPrefix: testserver.Prefix(t), DatabaseURL: sqlitePath(t)}
 		return open(t, cfg, storage.Options{}).Store()
@@ -20,6 +21,7 @@ func TestConformanceHybridSQLite(t *testing.T) {
 }
 
 func TestConformanceHybridSQLiteWriteBehind(t *testing.T) {
+	t.Parallel() // mostly waits on expiry deadlines
 	storetest.Run(t, func(t *testing.T) store.Store {
 		cfg := storage.Config{Mode: storage.ModeHybrid, RedisURL: redisURL(t), RedisPrefix: testserver.Prefix(t), DatabaseURL: sqlitePath(t)}
 		var o storage.Options
@@ -29,6 +31,7 @@ func TestConformanceHybridSQLiteWriteBehind(t *testing.T) {
 }
 
 func TestConformanceHybridPostgres(t *testing.T) {
+	t.Parallel() // mostly waits on expiry deadlines
 	storetest.Run(t, func(t *testing.T) store.Store {
 		cfg := storage.Config{Mode: storage.ModeHybrid, RedisURL: redisURL(t), RedisPrefix: testserver.Prefix(t), DatabaseURL: testserver.Postgres(t)}
 		return open(t, cfg, storage.Options{}).Store()
@@ -38,6 +41,7 @@ func TestConformanceHybridPostgres(t *testing.T) {
 // Database mode's store (the SQL store behind the generation guard) passes
 // too.
 func TestConformanceDatabaseMode(t *testing.T) {
+	t.Parallel() // mostly waits on expiry deadlines
 	storetest.Run(t, func(t *testing.T) store.Store {
 		cfg := storage.Config{Mode: storage.ModeDatabase, DatabaseURL: sqlitePath(t)}
 		return open(t, cfg, storage.Options{}).Store()

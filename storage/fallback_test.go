@@ -154,11 +154,11 @@ func TestHybridRedisFrozenStaleNeverServed(t *testing.T) {
 	if !rawExists(t, raw, old+b.Key) || !rawExists(t, raw, old+a.Key) {
 		t.Fatalf("the thawed Redis should still hold the old copies of a and b in generation 1")
 	}
+	wantEntry(t, s, a.Key, 3, "a3", "entry rewritten during the freeze")
+	wantGone(t, s, b.Key, "entry deleted during the freeze")
 	if st.Generation() < 2 {
 		t.Fatalf("generation %d, want a new namespace", st.Generation())
 	}
-	wantEntry(t, s, a.Key, 3, "a3", "entry rewritten during the freeze")
-	wantGone(t, s, b.Key, "entry deleted during the freeze")
 }
 
 // Without generations, the fallback reconciles every key the outage

@@ -7,12 +7,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
+
 	"github.com/vedfolnir/sessions/internal/testserver"
 	"github.com/vedfolnir/sessions/storage"
 	"github.com/vedfolnir/sessions/store"
 )
 
-func TestMain(m *testing.M) { testserver.Main(m) }
+func TestMain(m *testing.M) {
+	// Fault tests make go-redis log every refused dial; keep the rest.
+	redis.SetLogger(logging.NewBlacklistLogger([]string{"failed to dial"}))
+	testserver.Main(m)
+}
 
 // redisURL returns a URL for the shared test Redis: REDIS_URL when set
 // (testserver uses it too), else the server testserver started.
@@ -43,6 +50,9 @@ func open(t testing.TB, cfg storage.Config, opts storage.Options) *storage.Stora
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if opts.Logger == nil {
+		opts.Logger = quiet
+	}
 	st, err := storage.Open(ctx, cfg, opts)
 	if err != nil {
 		t.Fatalf("storage.Open(%s): %v", cfg.Mode, err)

@@ -92,6 +92,10 @@ type Options struct {
 	// Database tunes the SQL store (table, sweeper); its MaxPayload is
 	// replaced by MaxPayload.
 	Database dbstore.Options
+	// DatabaseMaxConns bounds the PostgreSQL connection pool, so a burst
+	// of requests queues in the pool instead of exhausting the server's
+	// max_connections. SQLite always uses one connection. Default 16.
+	DatabaseMaxConns int
 	// Fallback tunes the hybrid composition (write-behind, timeouts,
 	// OnStateChange). Namespace and Generation are set by Open.
 	Fallback store.FallbackOptions
@@ -111,6 +115,9 @@ func (o Options) withDefaults() Options {
 		o.MaxPayload = store.DefaultMaxPayload
 	}
 	o.Database.MaxPayload = o.MaxPayload
+	if o.DatabaseMaxConns <= 0 {
+		o.DatabaseMaxConns = 16
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -261,6 +268,10 @@ func (s *Storage) openSQL(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("storage: %s: %w", EnvDatabaseURL, err)
 	}
+	if u := strings.ToLower(cfg.DatabaseURL); strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://") {
+		db.DB().SetMaxOpenConns(opts.DatabaseMaxConns)
+		db.DB().SetMaxIdleConns(opts.DatabaseMaxConns)
+	}
 	s.db = db
 	return nil
 }
@@ -296,6 +307,9 @@ func (s *Storage) openRedis(ctx context.Context, cfg Config, opts Options) error
 	if err := writeMode(ctx, s.rs, modeRecord{Mode: ModeRedis, Generation: s.gen}); err != nil {
 		return fmt.Errorf("storage: %s: %w", EnvRedisURL, err)
 	}
+	if cfg.DatabaseURL != "" {
+		s.markUnmirrored(ctx, cfg, opts)
+	}
 	st, err := s.namespace(opts.MaxPayload)(s.gen)
 	if err != nil {
 		return fmt.Errorf("storage: %s: %w", EnvRedisPrefix, err)
@@ -304,12 +318,40 @@ func (s *Storage) openRedis(ctx context.Context, cfg Config, opts Options) error
 	return nil
 }
 
+// markUnmirrored records in SQL, best effort, that Redis is written
+// without it from now on, so the next hybrid or database start distrusts
+// SQL's older copies even if Redis has lost its own mode record by then.
+func (s *Storage) markUnmirrored(ctx context.Context, cfg Config, opts Options) {
+	c, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	dbo := opts.Database
+	dbo.DisableSweeper = true
+	db, err := dbstore.Open(c, cfg.DatabaseURL, dbo)
+	if err == nil {
+		defer db.Close()
+		_, err = store.UpdateGeneration(c, db, func(g store.Generation) store.Generation {
+			if g.Unmirrored.IsZero() {
+				g.Unmirrored = time.Now()
+			}
+			return g
+		})
+	}
+	if err != nil {
+		s.log.Info("storage: redis mode could not mark SQL stale (DATABASE_URL is set); a later hybrid start relies on Redis's own mode record", "err", err)
+	}
+}
+
 func (s *Storage) openDatabase(ctx context.Context, cfg Config, opts Options) error {
 	if err := s.openSQL(ctx, cfg, opts); err != nil {
 		return err
 	}
 	g, err := store.UpdateGeneration(ctx, s.db, func(g store.Generation) store.Generation {
 		g.Number++
+		if !g.Unmirrored.IsZero() {
+			// Redis served alone since then: SQL's older copies may be
+			// sessions it changed or ended.
+			g.TrustFrom, g.Unmirrored = time.Now(), time.Time{}
+		}
 		return g
 	})
 	if err != nil {
@@ -351,19 +393,22 @@ func (s *Storage) openHybrid(ctx context.Context, cfg Config, opts Options) erro
 	if rerr != nil {
 		s.log.Warn("storage: Redis unavailable at start: serving sessions from SQL until it answers", "err", rerr)
 	}
-	redisAlone := rerr == nil && found && rec.Mode == ModeRedis
+	marked := rerr == nil && found && rec.Mode == ModeRedis
 	g, err := store.UpdateGeneration(ctx, s.db, func(g store.Generation) store.Generation {
-		if redisAlone {
+		if marked || !g.Unmirrored.IsZero() {
 			// Redis served alone: its namespace is the truth and SQL's
 			// copies may be stale. Keep reading that namespace (or a fresh
 			// one if SQL moved past it meanwhile) and trust only SQL
 			// copies made from now on.
-			if rec.Generation >= g.Number {
+			switch {
+			case !marked:
+				// Redis lost its record (and its data): nothing to keep.
+			case rec.Generation >= g.Number:
 				g.Number = rec.Generation
-			} else {
+			default:
 				g.Number++
 			}
-			g.TrustFrom = time.Now()
+			g.TrustFrom, g.Unmirrored = time.Now(), time.Time{}
 		}
 		return g
 	})

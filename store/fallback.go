@@ -180,7 +180,8 @@ type FallbackOptions struct {
 	// PrimaryTimeout bounds each primary call inside the caller's deadline,
 	// so that a slow primary leaves the secondary time to answer. Give the
 	// primary's client shorter timeouts still (see SERVICES.md's fail-fast
-	// settings). Default 500ms.
+	// settings). Not applied while mirror writes fail (the secondary is no
+	// better place to go). Default 500ms.
 	PrimaryTimeout time.Duration
 
 	// Namespace, when set, returns the primary store for a generation (for
@@ -537,6 +538,12 @@ func (f *Fallback) currentEpoch() context.Context {
 func (f *Fallback) primary(ctx context.Context, write bool, fn func(context.Context) error) (down bool, err error) {
 	done, allowErr := f.cb.Allow()
 	cctx, cancel := context.WithTimeout(ctx, f.opts.PrimaryTimeout)
+	if f.mirrorDown.Load() {
+		// The secondary is failing: there is nowhere to fail over to, so a
+		// slow primary gets the caller's whole deadline.
+		cancel()
+		cctx, cancel = context.WithCancel(ctx)
+	}
 	stop := context.AfterFunc(f.currentEpoch(), cancel)
 	err = fn(cctx)
 	stop()
@@ -664,15 +671,24 @@ func (f *Fallback) getSecondary(ctx context.Context, key string) (*Entry, error)
 // the secondary again, so a delete that raced the copy is not undone (a
 // delete removes the secondary's copy, or queues its removal, before the
 // primary's).
+//
+// A secondary that fails is not a miss: the session may well be there, and
+// a caller told "not found" would start a new one. The failure is returned,
+// unless the secondary is already known to be down (mirror writes fail),
+// when the primary's miss stands: a stale cookie during an SQL outage
+// starts a fresh session instead of failing every request.
 func (f *Fallback) refill(ctx context.Context, p *member, key string, miss error) (*Entry, error) {
-	sctx, cancel := f.mirrorCtx(ctx)
+	if f.mirrorDown.Load() && f.q.get(key) == nil {
+		return nil, miss
+	}
+	sctx, cancel := context.WithTimeout(ctx, f.opts.MirrorTimeout)
 	defer cancel()
 	s, err := f.getSecondary(sctx, key)
-	if err != nil {
-		if !errors.Is(err, ErrNotFound) {
-			f.log.Debug("store: fallback: refill: secondary", "session", Handle(key), "err", err)
-		}
+	switch {
+	case errors.Is(err, ErrNotFound):
 		return nil, miss
+	case err != nil:
+		return nil, fmt.Errorf("store: fallback: primary missed and the secondary failed: %w", err)
 	}
 	var wrote bool
 	if _, cerr := f.primary(ctx, false, func(c context.Context) (err error) {
@@ -723,7 +739,7 @@ func (f *Fallback) Get(ctx context.Context, key string) (*Entry, error) {
 	if err := f.check("get", ctx, key); err != nil {
 		return nil, err
 	}
-	for range 3 {
+	for range 4 {
 		if !f.engaged.Load() {
 			p := f.cur.Load()
 			var e *Entry
@@ -768,7 +784,7 @@ func (f *Fallback) GetTouch(ctx context.Context, key string, now time.Time, idle
 		tb = time.UnixMilli(tf) // backfill entries from before the cut-off
 	}
 	touched := func(e *Entry) bool { return e.LastActivity.Equal(Millis(now)) }
-	for range 3 {
+	for range 4 {
 		if !f.engaged.Load() {
 			p := f.cur.Load()
 			var e *Entry
@@ -784,7 +800,8 @@ func (f *Fallback) GetTouch(ctx context.Context, key string, now time.Time, idle
 					}
 					return e, nil
 				case errors.Is(err, ErrNotFound):
-					if _, err := f.refill(ctx, p, key, err); err != nil {
+					s, err := f.refill(ctx, p, key, err)
+					if err != nil {
 						return nil, err
 					}
 					// Filled: read it again through the primary, touching it
@@ -794,8 +811,13 @@ func (f *Fallback) GetTouch(ctx context.Context, key string, now time.Time, idle
 						return err
 					})
 					if !down {
-						if err == nil && touched(e) {
+						switch {
+						case err == nil && touched(e):
 							f.mirrorEntry(ctx, e, false)
+						case errors.Is(err, ErrNotFound):
+							// The primary did not take the copy: serve the
+							// secondary's (the next call refills).
+							return s, nil
 						}
 						return e, err
 					}
@@ -838,7 +860,8 @@ func (f *Fallback) Put(ctx context.Context, e *Entry, prev uint64) error {
 	if err := e.Validate(prev); err != nil {
 		return fmt.Errorf("store: fallback: put: %w", err)
 	}
-	for attempt := range 3 {
+	refilled := false
+	for range 4 {
 		if !f.engaged.Load() {
 			p := f.cur.Load()
 			down, err := f.primary(ctx, true, func(c context.Context) error { return p.s.Put(c, e, prev) })
@@ -846,10 +869,11 @@ func (f *Fallback) Put(ctx context.Context, e *Entry, prev uint64) error {
 				switch {
 				case err == nil:
 					return f.mirrorPut(ctx, p, e)
-				case errors.Is(err, ErrNotFound) && prev > 0 && attempt == 0:
+				case errors.Is(err, ErrNotFound) && prev > 0 && !refilled:
+					refilled = true
 					s, rerr := f.refill(ctx, p, e.Key, err)
 					if rerr != nil {
-						return err
+						return rerr
 					}
 					if s.Version != prev {
 						return fmt.Errorf("store: fallback: put: %w: stored version %d, expected %d", ErrConflict, s.Version, prev)
@@ -950,7 +974,7 @@ func (f *Fallback) Delete(ctx context.Context, key string) error {
 	if err := f.check("delete", ctx, key); err != nil {
 		return err
 	}
-	for range 3 {
+	for range 4 {
 		if !f.engaged.Load() {
 			f.mirrorDelete(ctx, key)
 			p := f.cur.Load()
@@ -990,7 +1014,8 @@ func (f *Fallback) Touch(ctx context.Context, key string, lastActivity, idleDead
 	if err := f.check("touch", ctx, key); err != nil {
 		return err
 	}
-	for attempt := range 3 {
+	refilled := false
+	for range 4 {
 		if !f.engaged.Load() {
 			p := f.cur.Load()
 			down, err := f.primary(ctx, true, func(c context.Context) error { return p.s.Touch(c, key, lastActivity, idleDeadline) })
@@ -999,9 +1024,10 @@ func (f *Fallback) Touch(ctx context.Context, key string, lastActivity, idleDead
 				case err == nil:
 					f.mirrorTouch(ctx, p, key, lastActivity, idleDeadline)
 					return nil
-				case errors.Is(err, ErrNotFound) && attempt == 0:
+				case errors.Is(err, ErrNotFound) && !refilled:
+					refilled = true
 					if _, rerr := f.refill(ctx, p, key, err); rerr != nil {
-						return err
+						return rerr
 					}
 					continue
 				}
@@ -1050,7 +1076,7 @@ func (f *Fallback) CopyIn(ctx context.Context, e *Entry) (bool, error) {
 	if e == nil {
 		return false, fmt.Errorf("store: fallback: copy in: %w: nil entry", ErrInvalid)
 	}
-	for range 3 {
+	for range 4 {
 		if !f.engaged.Load() {
 			p := f.cur.Load()
 			var wrote bool
@@ -1085,7 +1111,7 @@ func (f *Fallback) ListUser(ctx context.Context, userID string) ([]*Entry, error
 	if err := f.check("list user", ctx, ""); err != nil {
 		return nil, err
 	}
-	for range 3 {
+	for range 4 {
 		if !f.engaged.Load() {
 			p := f.cur.Load()
 			var pl []*Entry
@@ -1169,7 +1195,7 @@ func (f *Fallback) DeleteUser(ctx context.Context, userID string, keep string) (
 		return 0, fmt.Errorf("store: fallback: delete user: %w: malformed keep key", ErrInvalid)
 	}
 	done := 0 // entries the secondary already deleted
-	for range 3 {
+	for range 4 {
 		if !f.engaged.Load() {
 			p := f.cur.Load()
 			var pl []*Entry
@@ -1884,6 +1910,11 @@ type Generation struct {
 	// be stale (changed or deleted in the primary since) and are not read
 	// through. Zero: every copy is trusted.
 	TrustFrom time.Time
+	// Unmirrored is set by a mode that writes the primary without the
+	// secondary, when it can reach the secondary: from this instant the
+	// secondary may be stale. The next mode that reads the secondary turns
+	// it into TrustFrom. A Fallback does not use it. Zero: none.
+	Unmirrored time.Time
 }
 
 // GenerationKey is the reserved store key of the [Generation] record: the
@@ -1893,8 +1924,9 @@ type Generation struct {
 var GenerationKey = KeyFromToken("sessions/fallback-generation")
 
 type generationJSON struct {
-	Number    uint64 `json:"generation"`
-	TrustFrom int64  `json:"trust_from_ms,omitempty"`
+	Number     uint64 `json:"generation"`
+	TrustFrom  int64  `json:"trust_from_ms,omitempty"`
+	Unmirrored int64  `json:"unmirrored_ms,omitempty"`
 }
 
 // LoadGeneration reads the generation record from s (a Fallback's
@@ -1920,6 +1952,9 @@ func loadGeneration(ctx context.Context, s Store) (Generation, *Entry, error) {
 	if j.TrustFrom != 0 {
 		g.TrustFrom = time.UnixMilli(j.TrustFrom).UTC()
 	}
+	if j.Unmirrored != 0 {
+		g.Unmirrored = time.UnixMilli(j.Unmirrored).UTC()
+	}
 	return g, e, nil
 }
 
@@ -1936,13 +1971,15 @@ func UpdateGeneration(ctx context.Context, s Store, fn func(Generation) Generati
 		if next.Number == 0 {
 			next.Number = 1
 		}
-		if !next.TrustFrom.IsZero() {
-			next.TrustFrom = Millis(next.TrustFrom)
+		for _, t := range []*time.Time{&next.TrustFrom, &next.Unmirrored} {
+			if !t.IsZero() {
+				*t = Millis(*t)
+			}
 		}
-		if e != nil && next.Number == g.Number && msOf(next.TrustFrom) == msOf(g.TrustFrom) {
+		if e != nil && next.Number == g.Number && msOf(next.TrustFrom) == msOf(g.TrustFrom) && msOf(next.Unmirrored) == msOf(g.Unmirrored) {
 			return g, nil
 		}
-		payload, _ := json.Marshal(generationJSON{Number: next.Number, TrustFrom: msOf(next.TrustFrom)})
+		payload, _ := json.Marshal(generationJSON{Number: next.Number, TrustFrom: msOf(next.TrustFrom), Unmirrored: msOf(next.Unmirrored)})
 		now := time.Now()
 		rec := &Entry{
 			Key: GenerationKey, Version: 1, Created: now, LastActivity: now,
