@@ -2,14 +2,28 @@
 // environment: Redis, SQL, or both (hybrid), and makes switching between
 // them at restart lose no session and never serve a stale copy.
 //
-//	st, err := storage.FromEnv(ctx, storage.Options{})
+//	var mgr atomic.Pointer[ginsession.Manager]
+//	var opts storage.Options
+//	opts.Fallback.OnStateChange = func(engaged bool) { // hybrid only
+//		kind := ginsession.EventFallbackRecovered
+//		if engaged {
+//			kind = ginsession.EventFallbackEngaged
+//		}
+//		if m := mgr.Load(); m != nil {
+//			m.Emit(ginsession.Event{Kind: kind})
+//		}
+//	}
+//	st, err := storage.FromEnv(ctx, opts)
 //	if err != nil {
 //		log.Fatal(err) // names the variable at fault
 //	}
 //	defer st.Close()
-//	var m *ginsession.Manager
-//	opts.Fallback.OnStateChange = func(engaged bool) { ... m.Emit(...) } // set before FromEnv
-//	m, err = ginsession.NewManager(ginsession.Config{Store: st.Store(), Keyring: keys})
+//	m, err := ginsession.NewManager(ginsession.Config{Store: st.Store(), Keyring: keys})
+//	...
+//	mgr.Store(m)
+//
+// [Storage.Health] answers a /healthz handler; [Storage.Broker] carries
+// session events between instances (Redis pub/sub) when there is a Redis.
 //
 // # Environment
 //

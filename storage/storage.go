@@ -524,8 +524,9 @@ func (s *Storage) PingDatabase(ctx context.Context) error {
 
 // Health is a storage health report, shaped for a /healthz answer.
 type Health struct {
-	// Status is "ok", "degraded" (hybrid with one backend down, or its
-	// mirror behind) or "down" (sessions cannot be served).
+	// Status is "ok", "degraded" (hybrid with one backend down, serving
+	// from SQL, or its mirror writes failing) or "down" (sessions cannot be
+	// served).
 	Status string `json:"status"`
 	// Storage is the mode.
 	Storage Mode `json:"storage"`
@@ -574,7 +575,7 @@ func (s *Storage) Health(ctx context.Context) Health {
 		switch {
 		case !h.Redis.OK && !h.Database.OK:
 			h.Status = "down"
-		case !h.Redis.OK || !h.Database.OK || st.Engaged || st.QueueDepth > 0:
+		case !h.Redis.OK || !h.Database.OK || st.Engaged || st.MirrorDown:
 			h.Status = "degraded"
 		default:
 			h.Status = "ok"

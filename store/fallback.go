@@ -122,7 +122,9 @@ type Fallback struct {
 	omu       sync.Mutex
 	dirty     map[string]struct{} // keys touched while engaged
 	dirtyLost bool                // dirty overflowed MaxOutageKeys
-	engagedAt time.Time
+	// lostLogged: the overflow was reported (the supervisor's own flag).
+	lostLogged bool
+	engagedAt  time.Time
 
 	q mirrorQueue
 
@@ -1397,20 +1399,25 @@ func (f *Fallback) tryRecover(ctx context.Context) bool {
 	if err != nil {
 		return false
 	}
-	if err := f.recover(ctx); err != nil {
+	moved, err := f.recover(ctx)
+	if err != nil {
 		f.log.Debug("store: fallback: recovery attempt failed", "err", err)
 		done(errOutage)
 		return false
 	}
 	done(nil)
+	if moved && f.opts.OnGeneration != nil {
+		f.opts.OnGeneration(f.cur.Load().gen)
+	}
 	return true
 }
 
 // recover checks the primary and makes it safe to serve before calls go
 // back to it: with a Namespace, by moving to a generation newer than every
 // secondary-only write; without, by reconciling every key the outage
-// touched. Calls on the secondary finish first (the flip lock).
-func (f *Fallback) recover(ctx context.Context) error {
+// touched. Calls on the secondary finish first (the flip lock). moved
+// reports a move to another generation's namespace.
+func (f *Fallback) recover(ctx context.Context) (moved bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*f.opts.MirrorTimeout)
 	defer cancel()
 	target := f.cur.Load()
@@ -1423,21 +1430,21 @@ func (f *Fallback) recover(ctx context.Context) error {
 			f.trustFrom.Store(msOf(g.TrustFrom))
 			f.latestGen.Store(max(f.latestGen.Load(), g.Number))
 		case f.pendingBump.Load():
-			return fmt.Errorf("generation record: %w", err)
+			return false, fmt.Errorf("generation record: %w", err)
 		}
 		if gen := f.latestGen.Load(); gen != target.gen {
 			m, err := f.namespace(gen)
 			if err != nil {
-				return err
+				return false, err
 			}
 			target = m
 		}
 	}
 	pctx, pc := context.WithTimeout(ctx, f.opts.PrimaryTimeout)
-	err := target.ping(pctx)
+	err = target.ping(pctx)
 	pc()
 	if err != nil {
-		return err
+		return false, err
 	}
 	if f.opts.Namespace == nil {
 		// Reconcile in rounds while calls still go to the secondary, so
@@ -1447,7 +1454,7 @@ func (f *Fallback) recover(ctx context.Context) error {
 				break
 			}
 			if err := f.reconcile(ctx, target); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
@@ -1457,13 +1464,13 @@ func (f *Fallback) recover(ctx context.Context) error {
 	if f.opts.Namespace != nil {
 		if f.pendingBump.Load() {
 			if err := f.bump(ctx); err != nil {
-				return err
+				return false, err
 			}
 		}
 		if gen := f.latestGen.Load(); gen != target.gen {
 			m, err := f.namespace(gen)
 			if err != nil {
-				return err
+				return false, err
 			}
 			target = m
 		}
@@ -1479,14 +1486,17 @@ func (f *Fallback) recover(ctx context.Context) error {
 		lost := f.dirtyLost
 		f.omu.Unlock()
 		if lost {
-			f.log.Error("store: fallback: more keys changed during the outage than MaxOutageKeys: staying on the secondary (the primary cannot be reconciled; rebuild the fallback, or use a Namespace)")
-			return errors.New("outage keys overflowed")
+			if !f.lostLogged {
+				f.lostLogged = true
+				f.log.Error("store: fallback: more keys changed during the outage than MaxOutageKeys: staying on the secondary (the primary cannot be reconciled; rebuild the fallback, or use a Namespace)")
+			}
+			return false, errors.New("outage keys overflowed")
 		}
 		if err := f.reconcile(ctx, target); err != nil {
-			return err
+			return false, err
 		}
 	}
-	moved := target.gen != f.cur.Load().gen
+	moved = target.gen != f.cur.Load().gen
 	f.cur.Store(target)
 	f.epochMu.Lock()
 	f.epoch, f.endEp = context.WithCancel(context.Background())
@@ -1495,15 +1505,12 @@ func (f *Fallback) recover(ctx context.Context) error {
 	f.n.recoveries.Add(1)
 	if moved {
 		f.n.switches.Add(1)
-		if f.opts.OnGeneration != nil {
-			go f.opts.OnGeneration(target.gen)
-		}
 	}
 	if len(warm) > 0 {
 		f.warmers.Add(1)
 		go f.warm(target, warm)
 	}
-	return nil
+	return moved, nil
 }
 
 func (f *Fallback) dirtyCount() int {
