@@ -346,3 +346,70 @@ func TestWriteBehindWindowAndKill(t *testing.T) {
 		t.Errorf("no queued write measured: %+v", stt)
 	}
 }
+
+// A revocation during an outage (DeleteUser on SQL alone) stays in force
+// after Redis comes back with its old data.
+func TestHybridRevokeDuringOutage(t *testing.T) {
+	rp := testserver.StartRedis(t)
+	o := storage.Options{}
+	fastFallback(&o)
+	st := open(t, storage.Config{Mode: storage.ModeHybrid, RedisURL: "redis://" + rp.Addr, RedisPrefix: "rev:", DatabaseURL: sqlitePath(t)}, o)
+	s, fb := st.Store(), st.Fallback()
+	ui := s.(store.UserIndex)
+	keep, a, b := entry("mallory"), entry("mallory"), entry("mallory")
+	for _, e := range []*store.Entry{keep, a, b} {
+		mustPut(t, s, e, 0)
+	}
+	rp.Freeze()
+	n, err := ui.DeleteUser(ctxT(t), "mallory", keep.Key)
+	if err != nil || n != 2 {
+		t.Fatalf("DeleteUser during the outage: %d, %v; want 2, nil", n, err)
+	}
+	if err := fb.Ping(ctxT(t)); err != nil {
+		t.Errorf("Ping during the outage: %v, want nil (the secondary serves)", err)
+	}
+	rp.Thaw()
+	eventually(t, 15*time.Second, "recovery", func() bool { return !fb.Engaged() })
+	wantGone(t, s, a.Key, "revoked entry after recovery")
+	wantGone(t, s, b.Key, "revoked entry after recovery")
+	wantEntry(t, s, keep.Key, 1, string(keep.Payload), "kept entry after recovery")
+	l, err := ui.ListUser(ctxT(t), "mallory")
+	if err != nil || len(l) != 1 || l[0].Key != keep.Key {
+		t.Fatalf("ListUser after recovery: %d entries, %v; want only the kept one", len(l), err)
+	}
+}
+
+// A read that meets a frozen primary is served by the secondary without
+// engaging the fallback; FailureThreshold consecutive failed reads engage
+// it, and from then on calls do not wait on the primary at all.
+func TestBreakerReadThreshold(t *testing.T) {
+	rp := testserver.StartRedis(t)
+	o := storage.Options{}
+	o.Fallback.FailureThreshold = 3
+	o.Fallback.ProbeInterval = 200 * time.Millisecond
+	st := open(t, storage.Config{Mode: storage.ModeHybrid, RedisURL: "redis://" + rp.Addr, RedisPrefix: "brk:", DatabaseURL: sqlitePath(t)}, o)
+	s, fb := st.Store(), st.Fallback()
+	e := entry("u")
+	mustPut(t, s, e, 0)
+	rp.Freeze()
+	defer rp.Thaw()
+	for i := 1; i <= 3; i++ {
+		t0 := time.Now()
+		wantEntry(t, s, e.Key, 1, string(e.Payload), fmt.Sprintf("read %d during the freeze", i))
+		took := time.Since(t0)
+		st := fb.Status()
+		t.Logf("read %d: %v, engaged %v, breaker %s", i, took, st.Engaged, st.Breaker)
+		if i < 3 && st.Engaged {
+			t.Fatalf("engaged after %d failed reads, want the threshold of 3", i)
+		}
+		if took < 100*time.Millisecond {
+			t.Errorf("read %d took %v: it should have waited on the frozen primary", i, took)
+		}
+	}
+	eventually(t, time.Second, "engaged", fb.Engaged)
+	t0 := time.Now()
+	wantEntry(t, s, e.Key, 1, string(e.Payload), "read while engaged")
+	if took := time.Since(t0); took > 100*time.Millisecond {
+		t.Errorf("read while engaged took %v: it waited on the primary", took)
+	}
+}
