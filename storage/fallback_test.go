@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -411,5 +412,37 @@ func TestBreakerReadThreshold(t *testing.T) {
 	wantEntry(t, s, e.Key, 1, string(e.Payload), "read while engaged")
 	if took := time.Since(t0); took > 100*time.Millisecond {
 		t.Errorf("read while engaged took %v: it waited on the primary", took)
+	}
+}
+
+// Hybrid starts while Redis is down: sessions are served from SQL at once,
+// and Redis takes over when it comes up. Redis mode refuses to start
+// without Redis, naming the variable.
+func TestStartWithRedisDown(t *testing.T) {
+	rp := testserver.StartRedis(t)
+	rp.Kill(syscall.SIGKILL)
+	o := storage.Options{}
+	fastFallback(&o)
+	cfg := storage.Config{Mode: storage.ModeHybrid, RedisURL: "redis://" + rp.Addr, RedisPrefix: "down:", DatabaseURL: sqlitePath(t)}
+	st := open(t, cfg, o)
+	s, fb := st.Store(), st.Fallback()
+	e := entry("u")
+	mustPut(t, s, e, 0)
+	mustPut(t, s, next(e, "v2"), 1)
+	wantEntry(t, s, e.Key, 2, "v2", "served from SQL with Redis down at start")
+	if !fb.Engaged() {
+		t.Fatal("not engaged with Redis down")
+	}
+	rp.Restart()
+	eventually(t, 15*time.Second, "recovery", func() bool { return !fb.Engaged() })
+	wantEntry(t, s, e.Key, 2, "v2", "after Redis came up")
+	if !rawExists(t, rawClient(t, rp.Addr), st.RedisPrefix()+"session:"+e.Key) {
+		t.Error("the session was not refilled into Redis")
+	}
+
+	rp.Kill(syscall.SIGKILL)
+	_, err := storage.Open(ctxT(t), storage.Config{Mode: storage.ModeRedis, RedisURL: "redis://" + rp.Addr, RedisPrefix: "down:"}, storage.Options{Logger: quiet})
+	if err == nil || !strings.Contains(err.Error(), "REDIS_URL") {
+		t.Errorf("redis mode with Redis down: %v, want an error naming REDIS_URL", err)
 	}
 }
