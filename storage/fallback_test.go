@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -224,7 +225,12 @@ func TestOtherInstanceOutageIsSeen(t *testing.T) {
 	o := storage.Options{}
 	fastFallback(&o)
 	a := open(t, storage.Config{Mode: storage.ModeHybrid, RedisURL: redisURL(t), RedisPrefix: prefix, DatabaseURL: dsn}, o)
-	b := open(t, storage.Config{Mode: storage.ModeHybrid, RedisURL: "redis://" + cut.Addr(), RedisPrefix: prefix, DatabaseURL: dsn}, o)
+	viaCut, err := url.Parse(redisURL(t)) // keeps REDIS_URL's password and database
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaCut.Host = cut.Addr()
+	b := open(t, storage.Config{Mode: storage.ModeHybrid, RedisURL: viaCut.String(), RedisPrefix: prefix, DatabaseURL: dsn}, o)
 	s1, s2 := entry("u"), entry("u")
 	mustPut(t, a.Store(), s1, 0)
 	mustPut(t, a.Store(), s2, 0)
