@@ -513,7 +513,7 @@ func TestStaleTokenDoesNotExpireCookie(t *testing.T) {
 	c.post("/set/k?v=1")
 	stale := c.cookie()
 	c.post("/login/1") // rotates: stale is dead now
-	tab := a.client() // the other tab's request, sent before it saw the new cookie
+	tab := a.client()  // the other tab's request, sent before it saw the new cookie
 	tab.setCookie(stale)
 	for _, path := range []string{"/whoami", "/get/k"} {
 		resp, _ := tab.do("GET", path, nil)

@@ -96,8 +96,8 @@ func TestScrapeAfterRealRequests(t *testing.T) {
 	}
 	do("POST", "/set", "", "ok")                      // create: put
 	do("GET", "/get", "", "v")                        // load: get_touch
-	do("POST", "/login", "", "in")                    // load, then rotation: get_touch, put, delete
-	do("POST", "/logout", "", "out")                  // load, delete
+	do("POST", "/login", "", "in")                    // load, then rotation: get_touch, put (tombstone the old entry), put (the new one)
+	do("POST", "/logout", "", "out")                  // load, put (tombstone): sessions end by compare-and-set, never a plain delete
 	do("GET", "/get", mgr.CookieName()+"=%%", "none") // malformed cookie: no store call
 
 	resp, err := http.Get(srv.URL + "/metrics")
@@ -141,9 +141,9 @@ func TestScrapeAfterRealRequests(t *testing.T) {
 		{"sessions_destroyed_total", []string{"reason", "expired"}, 0},
 		{"sessions_rejected_total", []string{"reason", "malformed"}, 1},
 		{"sessions_rejected_total", []string{"reason", "unknown"}, 0},
-		{"sessions_store_operation_duration_seconds", []string{"store", "database", "op", "put"}, 2},
+		{"sessions_store_operation_duration_seconds", []string{"store", "database", "op", "put"}, 4},
 		{"sessions_store_operation_duration_seconds", []string{"store", "database", "op", "get_touch"}, 3},
-		{"sessions_store_operation_duration_seconds", []string{"store", "database", "op", "delete"}, 2},
+		{"sessions_store_operation_duration_seconds", []string{"store", "database", "op", "delete"}, 0},
 		// The manager found GetToucher through the wrapper, so it never
 		// fell back to a plain get.
 		{"sessions_store_operation_duration_seconds", []string{"store", "database", "op", "get"}, 0},
