@@ -154,8 +154,8 @@ func report(o options, results []*implResult) string {
 			fmt.Fprintf(&b, "- %d Redis bytes for one session with its index (target ≤ 360).\n", ours.bytesOne)
 		}
 		if ours.bytesScale > 0 {
-			fmt.Fprintf(&b, "- %.0f bytes of used_memory per session at scale: 250,000 sessions ≈ %.1f MB (target < 100 MB); used_memory went from %.1f MB to %.1f MB.\n",
-				ours.bytesScale, ours.bytesScale*250000/1e6, float64(ours.usedBefore)/1e6, float64(ours.usedAfter)/1e6)
+			fmt.Fprintf(&b, "- %.0f bytes of used_memory per session at scale (%d sessions: %.1f MB → %.1f MB); 250,000 sessions ≈ %.1f MB (target < 100 MB).\n",
+				ours.bytesScale, o.sessions, float64(ours.usedBefore)/1e6, float64(ours.usedAfter)/1e6, ours.bytesScale*250000/1e6)
 		}
 		if ours.precreate > 0 {
 			fmt.Fprintf(&b, "- %d sessions pre-created in %s.\n", o.sessions, ours.precreate.Round(time.Millisecond))
