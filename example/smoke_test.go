@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/vedfolnir/sessions/internal/testserver"
 	"io"
 	"net"
 	"net/http"
@@ -54,7 +55,7 @@ func TestSmokeBinary(t *testing.T) {
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("no go tool on PATH")
+		testserver.Unavailable(t, "no go tool on PATH: cannot build the example binary")
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "example")
