@@ -272,13 +272,7 @@ func (s *Session) claim(ctx context.Context) error {
 			s.reset()
 			return ErrNoSession
 		}
-		for k, v := range s.delta {
-			if v == nil {
-				delete(vals, k)
-			} else {
-				vals[k] = v
-			}
-		}
+		s.applyDelta(vals)
 		s.entry, s.values = fresh, vals
 	}
 }

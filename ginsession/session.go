@@ -635,13 +635,7 @@ func (s *Session) update(ctx context.Context, now time.Time) error {
 			}
 			s.token, fresh, vals, s.setCookie = tok, succ, svals, true
 		}
-		for k, v := range s.delta {
-			if v == nil {
-				delete(vals, k)
-			} else {
-				vals[k] = v
-			}
-		}
+		s.applyDelta(vals)
 		s.entry, s.values = fresh, vals
 	}
 }
@@ -699,3 +693,15 @@ func randomBytes(n int) []byte {
 }
 
 var cryptoRead = crand.Read
+
+// applyDelta re-applies this request's changes onto a fresh copy of the
+// values (a save or a rotation that lost a compare-and-set).
+func (s *Session) applyDelta(vals map[string][]byte) {
+	for k, v := range s.delta {
+		if v == nil {
+			delete(vals, k)
+		} else {
+			vals[k] = v
+		}
+	}
+}
