@@ -1209,6 +1209,12 @@ func (f *Fallback) DeleteUser(ctx context.Context, userID string, keep string) (
 				return 0, err
 			}
 			if !down {
+				if f.opts.WriteBehind {
+					// Bring the mirror up to date first, so its count below
+					// does not include entries whose newer state (another
+					// user, or anonymous) is still queued.
+					f.flushAll(ctx)
+				}
 				// Queue the deletions first: a state still queued for one of
 				// these entries becomes a deletion (it cannot land after the
 				// secondary's DeleteUser), and a racing refill sees it.
