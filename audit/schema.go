@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"github.com/vedfolnir/sessions/internal/sqlmigrate"
 	"reflect"
 	"strconv"
 	"strings"
@@ -165,41 +166,9 @@ type execer interface {
 }
 
 func applyMigrations(ctx context.Context, x execer, d dialect, table string, now time.Time) error {
-	mt := quote(table + "_migrations")
-	if _, err := x.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+mt+
-		" (version INTEGER NOT NULL PRIMARY KEY, applied bigint NOT NULL, doc TEXT NOT NULL)"); err != nil {
-		return fmt.Errorf("create %s: %w", mt, err)
+	ms := make([]sqlmigrate.Migration, len(migrations))
+	for i, m := range migrations {
+		ms[i] = sqlmigrate.Migration{Version: m.version, Doc: m.doc, Stmts: m.stmts(d, table)}
 	}
-	rows, err := x.QueryContext(ctx, "SELECT version FROM "+mt)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", mt, err)
-	}
-	done := map[int]bool{}
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return fmt.Errorf("read %s: %w", mt, err)
-		}
-		done[v] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read %s: %w", mt, err)
-	}
-	for _, m := range migrations {
-		if done[m.version] {
-			continue
-		}
-		for _, stmt := range m.stmts(d, table) {
-			if _, err := x.ExecContext(ctx, stmt); err != nil {
-				return fmt.Errorf("migration %d: %w", m.version, err)
-			}
-		}
-		if _, err := x.ExecContext(ctx, d.rebind("INSERT INTO "+mt+" (version, applied, doc) VALUES (?, ?, ?)"),
-			m.version, now.UnixMilli(), m.doc); err != nil {
-			return fmt.Errorf("record migration %d: %w", m.version, err)
-		}
-	}
-	return nil
+	return sqlmigrate.Apply(ctx, x, sqlmigrate.Dialect{BigInt: "bigint", Rebind: d.rebind}, quote(table+"_migrations"), ms, now)
 }
