@@ -271,7 +271,7 @@ func TestRedisMode(t *testing.T) {
 // but logs nobody out; /healthz and /metrics say so, and it recovers.
 func TestHybridRedisOutage(t *testing.T) {
 	if testing.Short() {
-		t.Skip("fault injection")
+		t.Skip("fault injection: skipped only under -short")
 	}
 	rp := testserver.StartRedis(t)
 	e := startApp(t, map[string]string{

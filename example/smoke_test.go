@@ -51,7 +51,7 @@ func freeAddr(t *testing.T) string {
 // SIGTERM and expects a clean exit.
 func TestSmokeBinary(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the binary")
+		t.Skip("builds the binary: skipped only under -short")
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
