@@ -47,7 +47,9 @@ var errRange = errors.New("time out of range (more than 35,000 years from 1970)"
 // scripts can handle exactly.
 func millis(t time.Time) (int64, error) {
 	// Check the seconds first: UnixMilli overflows for far times.
-	if sec := t.Unix(); sec > maxMillis/1000 || sec < -maxMillis/1000 {
+	// (One second of slack: Unix floors, and the exact check is the ms one
+	// below, the same bound decodeEntry applies.)
+	if sec := t.Unix(); sec > maxMillis/1000+1 || sec < -maxMillis/1000-1 {
 		return 0, errRange
 	}
 	ms := t.UnixMilli()
