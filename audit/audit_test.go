@@ -263,7 +263,7 @@ func TestCloseFlushes(t *testing.T) {
 		_, err := audit.New(context.Background(), db, audit.Options{}) // schema first, pool warm
 		require.NoError(t, err)
 		before := runtime.NumGoroutine()
-		w, err := audit.New(context.Background(), db, audit.Options{FlushInterval: time.Hour, BatchSize: 7,
+		w, err := audit.New(context.Background(), db, audit.Options{FlushInterval: time.Hour, BatchSize: 500, // above the 100 events: only Close writes them
 			Retention: time.Hour})
 		require.NoError(t, err)
 		for range 100 {
