@@ -179,8 +179,8 @@ type App struct {
 	// Redis reports whether the implementation keeps sessions in Redis.
 	Redis bool
 	// SessionKeys returns the Redis keys that hold the session of a
-	// cookie value logged in as user: the session key, and ours' per-user
-	// index key. Nil when sessions are not in Redis.
+	// cookie value logged in as user: the session key, and ours' index
+	// bucket of the user. Nil when sessions are not in Redis.
 	SessionKeys func(cookie string, user int) ([]string, error)
 
 	rt      *RoundTrips
@@ -337,10 +337,9 @@ func buildOurs(a *App, env Env, plain bool) error {
 		if _, err := store.ParseToken(cookie); err != nil {
 			return nil, err
 		}
-		keys := []string{prefix + "session:" + store.KeyFromToken(cookie)}
+		keys := []string{redisstore.KeyName(prefix, store.KeyFromToken(cookie))}
 		if !plain {
-			sum := sha256.Sum256([]byte(strconv.Itoa(user)))
-			keys = append(keys, prefix+"user_sessions:"+base64.RawURLEncoding.EncodeToString(sum[:]))
+			keys = append(keys, redisstore.IndexKeyName(prefix, strconv.Itoa(user)))
 		}
 		return keys, nil
 	}

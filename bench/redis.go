@@ -122,7 +122,9 @@ func CommandDelta(before, after map[string]int64) (int64, map[string]int64) {
 
 // MemoryUsage returns the sum of MEMORY USAGE (SAMPLES 0: exact) over keys,
 // the bytes Redis spends on them, key names and overhead included. A
-// missing key is an error.
+// sorted set counts for its share: its usage divided by its members (ours'
+// index buckets are shared by the sessions of many users). A missing key
+// is an error.
 func MemoryUsage(ctx context.Context, c goredis.UniversalClient, keys ...string) (int64, error) {
 	var total int64
 	for _, k := range keys {
@@ -132,6 +134,11 @@ func MemoryUsage(ctx context.Context, c goredis.UniversalClient, keys ...string)
 		}
 		if err != nil {
 			return 0, err
+		}
+		if typ, err := c.Type(ctx, k).Result(); err == nil && typ == "zset" {
+			if m, err := c.ZCard(ctx, k).Result(); err == nil && m > 0 {
+				n /= m
+			}
 		}
 		total += n
 	}

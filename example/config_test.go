@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vedfolnir/sessions/internal/testserver"
+	"github.com/vedfolnir/sessions/redisstore"
 	"github.com/vedfolnir/sessions/store"
 )
 
@@ -254,7 +255,7 @@ func TestRedisMode(t *testing.T) {
 	ck := c.cookie()
 	// The session is in Redis under the prefix, by its key's hash.
 	rdb := testserver.RedisClient(t)
-	n, err := rdb.Exists(context.Background(), testserver.Prefix(t)+"session:"+store.KeyFromToken(ck)).Result()
+	n, err := rdb.Exists(context.Background(), redisstore.KeyName(testserver.Prefix(t), store.KeyFromToken(ck))).Result()
 	if err != nil || n != 1 {
 		t.Errorf("session not in Redis: %d %v", n, err)
 	}

@@ -121,6 +121,16 @@ func corrupt(why string) error { return fmt.Errorf("%w: %s", store.ErrCorrupt, w
 // a value appendEntry could have produced, or a script could have
 // rebuilt, is store.ErrCorrupt; it never panics.
 func decodeEntry(key string, b []byte) (*store.Entry, header, error) {
+	e, h, err := decodeOwned(key, b)
+	if err == nil && e.Payload != nil {
+		e.Payload = append([]byte(nil), e.Payload...)
+	}
+	return e, h, err
+}
+
+// decodeOwned is decodeEntry for bytes the caller hands over: the entry's
+// payload aliases b.
+func decodeOwned(key string, b []byte) (*store.Entry, header, error) {
 	var h header
 	if len(b) == 0 || b[0]&formatMask != formatTag {
 		return nil, h, corrupt("unknown format")
@@ -173,7 +183,7 @@ func decodeEntry(key string, b []byte) (*store.Entry, header, error) {
 		AbsoluteDeadline: time.UnixMilli(h.abs).UTC(),
 	}
 	if rest := b[p+int(ul):]; len(rest) > 0 {
-		e.Payload = append([]byte(nil), rest...)
+		e.Payload = rest[:len(rest):len(rest)]
 	}
 	return e, h, nil
 }

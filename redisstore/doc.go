@@ -8,49 +8,66 @@
 //
 // # Keys
 //
-// A session lives at {prefix}session:{key}, where key is the 43-character
-// store key ([store.KeyFromToken]); anything else is refused with
-// [store.ErrInvalid] before any call. A user's index is the sorted set
-// {prefix}user_sessions:{base64url(sha256(user id))}: no byte of a user id
-// reaches a key, so ids such as "*" or "a:b" are harmless. The store never
-// uses KEYS or SCAN.
+// A session lives at {prefix}s:{key}, where key is the 32 raw bytes behind
+// the 43-character store key ([store.KeyFromToken]); [KeyName] and
+// [StoreKey] convert between the two for tools that walk the keys. Binary
+// names keep the seed session's key in Redis's 48-byte allocation class
+// (the base64 name would take 80 bytes). Anything that is not a store key
+// is refused with [store.ErrInvalid] before any call. The per-user index is
+// spread over [IndexBuckets] sorted sets {prefix}u:{4 hex digits}, chosen by
+// a SHA-256 of the user id ([IndexKeyName]); a member is a 4-byte tag of
+// the same hash and the session's 32 raw key bytes. No byte of a user id
+// reaches a key or a member, so ids such as "*" or "a:b" are harmless. The
+// store never uses KEYS or SCAN.
 //
 // # Values
 //
 // A session is one string: a small header (format and version, created,
 // last activity, idle and absolute deadlines as varints, 17 to 21 bytes for
-// a real session), the user id, then the sealed payload. The seed-shaped
-// session (user id "1", a 191-byte sealed payload) takes 344 bytes by
-// MEMORY USAGE with the default prefix; a fixed-width header would take 376.
-// Bytes that do not decode are [store.ErrCorrupt], never a panic.
+// a real session), the user id, then the sealed payload. Bytes that do not
+// decode are [store.ErrCorrupt], never a panic.
+//
+// # Memory
+//
+// The seed-shaped session (user id "1", a 164-byte sealed payload) takes
+// 280 bytes by MEMORY USAGE with the default prefix (48-byte key name,
+// 192-byte value allocation), and its share of an index bucket about 52
+// bytes more (a 40-byte member and its score in a listpack, plus the
+// bucket's own overhead spread over its members). A key per user, as a
+// plain design would have, costs about 180 bytes per user instead; a
+// fixed-width value header would push the value into the next allocation
+// class.
 //
 // # Atomicity and round trips
 //
 // Writes run as Lua scripts that touch exactly one key (EVALSHA, EVAL when
 // the script is not cached), so they are atomic on a Cluster too: Put is a
-// compare-and-set on the version, Touch and GetTouch rebuild the header in
-// place, CopyIn writes only over an older or dead copy. Times come from the
-// app's clock ([Options.Now]) and TTLs are set relative to it, so an entry
-// dies by one clock; Get also checks the deadlines itself, so an entry is
-// never returned past its deadline even before Redis purges it.
+// compare-and-set on the version, Touch rebuilds the header in place,
+// CopyIn writes only over an older or dead copy. Times come from the app's
+// clock ([Options.Now]) and TTLs are set relative to it, so an entry dies
+// by one clock; Get also checks the deadlines itself, so an entry is never
+// returned past its deadline even before Redis purges it.
 //
-// Round trips: Get 1 (a GET), GetTouch 1, Touch 1, Put 1 (script and index
-// update in one pipeline), CopyIn 1, Delete 1, Ping 1; ListUser and
-// DeleteUser at most 3. An untouched session costs nothing: the store is
-// only called when a handler uses the session.
+// Round trips: Get 1 (a GET); GetTouch 1 (a GET), and a second (the touch
+// script) in the one call per touch interval that refreshes the idle
+// deadline; Touch 1; Put 1 (on a create, script and index update in one
+// pipeline; an update leaves the index alone); CopyIn 1; Delete 1; Ping 1;
+// ListUser and DeleteUser at most 3. An untouched session costs nothing:
+// the store is only called when a handler uses the session.
 //
 // # The user index
 //
-// The index is a sorted set of store keys scored by each entry's absolute
-// deadline (which nothing extends; Touch moves only the idle deadline and
-// cannot update the index in its single round trip), updated with ZADD GT
-// in Put's pipeline, kept alive until its last member's deadline, and
-// pruned with ZREMRANGEBYSCORE. It may be briefly stale: Delete removes
-// only the session (one round trip; it does not know the user), and on a
-// Cluster the index lives on another node. ListUser and DeleteUser
-// therefore check every member's entry (a pipeline of GETs, or of
-// per-key delete scripts that first check the owner) and drop dead members
-// from the index as they meet them.
+// Members are scored by each entry's absolute deadline in seconds (which
+// nothing extends; Touch moves only the idle deadline), added with ZADD GT
+// when an entry is created or copied in, and again when an update changes
+// the entry's user id or absolute deadline (the put script reports it);
+// buckets are kept alive until their last member's deadline and pruned with
+// ZREMRANGEBYSCORE. The index may be briefly stale: Delete removes only the
+// session (one round trip; it does not know the user), and on a Cluster the
+// index lives on another node. ListUser and DeleteUser therefore read the
+// user's bucket, keep the members with the user's tag, check every such
+// member's entry (a pipeline of GETs, or of per-key delete scripts that
+// first check the owner) and drop dead members as they meet them.
 //
 // # Failing fast
 //

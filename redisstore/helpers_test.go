@@ -5,9 +5,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/vedfolnir/sessions/redisstore"
 	"github.com/vedfolnir/sessions/store"
 )
 
@@ -44,9 +47,19 @@ func mustPut(t testing.TB, s store.Store, e *store.Entry, prev uint64) {
 	}
 }
 
-// userIndexKey is the Redis key of uid's index, computed independently of
-// the package.
+// userIndexKey is the Redis key of uid's index bucket, computed
+// independently of the package.
 func userIndexKey(prefix, uid string) string {
 	sum := sha256.Sum256([]byte(uid))
-	return prefix + "user_sessions:" + base64.RawURLEncoding.EncodeToString(sum[:])
+	return fmt.Sprintf("%su:%04x", prefix, binary.BigEndian.Uint16(sum[:2])&(redisstore.IndexBuckets-1))
+}
+
+// sessionKeyName is the Redis key of a store key, computed independently
+// of the package.
+func sessionKeyName(prefix, key string) string {
+	raw, err := base64.RawURLEncoding.DecodeString(key)
+	if err != nil {
+		panic(err)
+	}
+	return prefix + "s:" + string(raw)
 }

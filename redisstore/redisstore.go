@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,8 +23,8 @@ import (
 type Store struct {
 	c       redis.UniversalClient
 	opts    Options
-	sess    string // prefix + "session:"
-	users   string // prefix + "user_sessions:"
+	sess    string // prefix + "s:"
+	users   string // prefix + "u:"
 	events  string // prefix + "events:"
 	cluster bool   // sharded pub/sub
 	owned   bool   // Close closes c
@@ -52,8 +54,8 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	return &Store{
 		c:       client,
 		opts:    opts,
-		sess:    opts.Prefix + "session:",
-		users:   opts.Prefix + "user_sessions:",
+		sess:    opts.Prefix + "s:",
+		users:   opts.Prefix + "u:",
 		events:  opts.Prefix + "events:",
 		cluster: cluster,
 	}, nil
@@ -73,13 +75,112 @@ func (s *Store) Close() error {
 
 // sessionKey is the Redis key of a store key. Only valid store keys get
 // here: no other input ever shapes a key.
-func (s *Store) sessionKey(key string) string { return s.sess + key }
+func (s *Store) sessionKey(key string) string { return sessionName(s.sess, key) }
 
-// userKey is the Redis key of a user's index: the user id is hashed, so no
-// byte of it reaches the key.
-func (s *Store) userKey(userID string) string {
+// KeyName returns the Redis key name that holds the session under the store
+// key key, for a store with the given prefix ("" for [DefaultPrefix]): the
+// prefix, "s:", then the key's 32 raw bytes. "" when key is not a store key.
+func KeyName(prefix, key string) string {
+	if !store.ValidKey(key) {
+		return ""
+	}
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	return sessionName(prefix+"s:", key)
+}
+
+// StoreKey is the inverse of [KeyName]: the store key held by the Redis key
+// name, for operators' tools that walk the keys with SCAN.
+func StoreKey(prefix, name string) (string, bool) {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	raw, ok := strings.CutPrefix(name, prefix+"s:")
+	if !ok || len(raw) != rawKeyLen {
+		return "", false
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(raw)), true
+}
+
+// rawKeyLen is the length of a store key's raw bytes.
+const rawKeyLen = 32
+
+// sessionName appends key's raw bytes to base. The binary name is 11 bytes
+// shorter than the base64 one, which moves the seed session's key name
+// (with the default prefix) from Redis's 64-byte allocation class to the
+// 48-byte one.
+func sessionName(base, key string) string {
+	b := make([]byte, len(base), len(base)+rawKeyLen)
+	copy(b, base)
+	b, err := base64.RawURLEncoding.AppendDecode(b, []byte(key))
+	if err != nil || len(b) != len(base)+rawKeyLen {
+		// Unreachable for a valid store key; the name then can never hold a
+		// session.
+		return base + "!" + key
+	}
+	return string(b)
+}
+
+// IndexBuckets is the number of sorted sets the per-user index is spread
+// over: a user's sessions are members of one bucket, chosen by a hash of the
+// user id. Up to about 128 members a bucket stays in Redis's compact
+// listpack encoding (44 bytes per member): 16,384 buckets keep that up to
+// about a million live sessions; beyond, buckets convert to skiplists (about
+// 100 bytes more per member) and listing a user's sessions reads a larger
+// bucket, and nothing else changes.
+const IndexBuckets = 1 << 14
+
+// indexTagLen is the length of the user tag that starts an index member.
+const indexTagLen = 4
+
+// userIndex returns the index bucket name and the member tag of a user.
+// No byte of the user id reaches either.
+func userIndex(base, userID string) (bucket, tag string) {
 	sum := sha256.Sum256([]byte(userID))
-	return s.users + base64.RawURLEncoding.EncodeToString(sum[:])
+	b := binary.BigEndian.Uint16(sum[:2]) & (IndexBuckets - 1)
+	return base + fmt.Sprintf("%04x", b), string(sum[2 : 2+indexTagLen])
+}
+
+// IndexKeyName returns the Redis key name of the index bucket that holds
+// userID's sessions, for a store with the given prefix ("" for
+// [DefaultPrefix]).
+func IndexKeyName(prefix, userID string) string {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	b, _ := userIndex(prefix+"u:", userID)
+	return b
+}
+
+// IndexMember returns the member that lists the session under store key key
+// in userID's index bucket: the user's 4-byte tag, then the key's 32 raw
+// bytes. "" when key is not a store key.
+func IndexMember(userID, key string) string {
+	if !store.ValidKey(key) {
+		return ""
+	}
+	_, tag := userIndex("", userID)
+	return sessionName(tag, key)
+}
+
+// memberKey returns the store key of a member carrying tag.
+func memberKey(m, tag string) (string, bool) {
+	raw, ok := strings.CutPrefix(m, tag)
+	if !ok || len(raw) != rawKeyLen {
+		return "", false
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(raw)), true
+}
+
+// seconds rounds ms up to whole seconds: index scores are seconds, which
+// listpack keeps in 5 bytes where ms need 9.
+func seconds(ms int64) int64 {
+	s := ms / 1000
+	if ms%1000 > 0 {
+		s++
+	}
+	return s
 }
 
 // ms formats a time in ms for a script argument.
@@ -113,7 +214,7 @@ func (s *Store) Get(ctx context.Context, key string) (*store.Entry, error) {
 
 // live decodes b and checks it against the clock.
 func (s *Store) live(op, key string, b []byte) (*store.Entry, error) {
-	e, h, err := decodeEntry(key, b)
+	e, h, err := decodeOwned(key, b)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
@@ -124,8 +225,12 @@ func (s *Store) live(op, key string, b []byte) (*store.Entry, error) {
 }
 
 // GetTouch is Get plus, when the entry's last activity is before
-// touchBefore, a refresh to (now, min(now+idle, AbsoluteDeadline)), in one
-// script: one round trip. The entry's liveness is judged at now.
+// touchBefore, a refresh to (now, min(now+idle, AbsoluteDeadline)). The
+// read is one GET, as in Get; the refresh, due at most once per touch
+// interval of a session, is the touch script in a second round trip. A
+// script on every read would keep it to one round trip always, at about 25
+// times the Redis CPU of a GET on each of the many reads that need no
+// refresh. The entry's liveness is judged at now.
 func (s *Store) GetTouch(ctx context.Context, key string, now time.Time, idle time.Duration, touchBefore time.Time) (*store.Entry, error) {
 	const op = "get"
 	if err := checkKey(key); err != nil {
@@ -137,21 +242,34 @@ func (s *Store) GetTouch(ctx context.Context, key string, now time.Time, idle ti
 	if err := errors.Join(err1, err2); err != nil || idleMs <= 0 || idleMs > maxMillis {
 		return nil, fmt.Errorf("redisstore: %s: %w: bad now, idle or touchBefore", op, store.ErrInvalid)
 	}
-	r, err := runScript(ctx, s.c, getTouchScript, s.sessionKey(key), ms(nowMs), ms(beforeMs), ms(idleMs))
+	name := s.sessionKey(key)
+	b, err := s.c.Get(ctx, name).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, store.ErrNotFound)
+	}
 	if err != nil {
 		return nil, wrap(op, err)
 	}
-	v, ok := r.(string)
-	if !ok {
-		return nil, fmt.Errorf("redisstore: %s: %w", op, store.ErrNotFound)
-	}
-	e, h, err := decodeEntry(key, []byte(v))
+	e, h, err := decodeOwned(key, b)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	if nowMs >= h.deadline() {
 		return nil, fmt.Errorf("redisstore: %s: %w", op, store.ErrNotFound)
 	}
+	if h.last >= beforeMs {
+		return e, nil
+	}
+	idleAt := min(nowMs+idleMs, h.abs)
+	r, err := runScript(ctx, s.c, touchScript, name, ms(nowMs), ms(nowMs), ms(idleAt))
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	if err := status(op, r); err != nil {
+		return nil, err
+	}
+	e.LastActivity = time.UnixMilli(nowMs).UTC()
+	e.IdleDeadline = time.UnixMilli(idleAt).UTC()
 	return e, nil
 }
 
@@ -209,9 +327,10 @@ func (s *Store) encode(op string, e *store.Entry, prev uint64) ([]byte, header, 
 	return appendEntry(make([]byte, 0, 32+len(e.UserID)+len(e.Payload)), e, h), h, nil
 }
 
-// index queues the user index update for e in p: add the key scored by
-// the absolute deadline (only ever raised), keep the index key alive until
-// its last member's deadline, and prune members whose deadline passed.
+// index queues the user index update for e in p: add the member to the
+// user's bucket scored by the absolute deadline in seconds (only ever
+// raised), keep the bucket alive until its last member's deadline, and
+// prune members whose deadline passed.
 //
 // The score is the absolute deadline, not the nearest one, because Touch
 // moves the idle deadline without knowing the user (one round trip, one
@@ -224,20 +343,23 @@ func (s *Store) index(ctx context.Context, p redis.Pipeliner, e *store.Entry, h 
 	if e.UserID == "" || h.abs <= now {
 		return
 	}
-	k := s.userKey(e.UserID)
+	bucket, tag := userIndex(s.users, e.UserID)
 	ttl := ms(h.abs - now)
-	p.ZRemRangeByScore(ctx, k, "-inf", "("+ms(now))
-	p.ZAddArgs(ctx, k, redis.ZAddArgs{GT: true, Members: []redis.Z{{Score: float64(h.abs), Member: e.Key}}})
-	p.Do(ctx, "PEXPIRE", k, ttl, "NX")
-	p.Do(ctx, "PEXPIRE", k, ttl, "GT")
+	p.ZRemRangeByScore(ctx, bucket, "-inf", "("+ms(now/1000))
+	p.ZAddArgs(ctx, bucket, redis.ZAddArgs{GT: true, Members: []redis.Z{{Score: float64(seconds(h.abs)), Member: sessionName(tag, e.Key)}}})
+	p.Do(ctx, "PEXPIRE", bucket, ttl, "NX")
+	p.Do(ctx, "PEXPIRE", bucket, ttl, "GT")
 }
 
 // Put stores e if the stored version equals prev (see store.Store): a
-// script on the session key and the index update, in one pipeline (one
-// round trip; on a Cluster two, since the index update must not land
-// before the session key, see runScripts). The
-// key's TTL is the entry's nearest deadline. Times must lie within about
-// 35,000 years of 1970 (store.ErrInvalid otherwise).
+// script on the session key. A create (prev 0) also adds the entry to its
+// user's index, in the same pipeline (one round trip; on a Cluster two,
+// since the index update must not land before the session key, see
+// runScripts). An update leaves the index alone unless the script reports
+// that the user id or the absolute deadline changed (never, as the session
+// layer writes), which costs a second round trip. The key's TTL is the
+// entry's nearest deadline. Times must lie within about 35,000 years of
+// 1970 (store.ErrInvalid otherwise).
 func (s *Store) Put(ctx context.Context, e *store.Entry, prev uint64) error {
 	const op = "put"
 	v, h, err := s.encode(op, e, prev)
@@ -245,13 +367,29 @@ func (s *Store) Put(ctx context.Context, e *store.Entry, prev uint64) error {
 		return err
 	}
 	now := s.opts.Now().UnixMilli()
-	r, err := s.scriptPipeline(ctx, putScript, s.sessionKey(e.Key), []any{versionBytes(prev), ms(now), v, ms(h.deadline() - now)},
-		func(p redis.Pipeliner) { s.index(ctx, p, e, h, now) })
+	var extra func(redis.Pipeliner)
+	if prev == 0 && e.UserID != "" {
+		extra = func(p redis.Pipeliner) { s.index(ctx, p, e, h, now) }
+	}
+	args := []any{versionBytes(prev), ms(now), v, ms(h.deadline() - now), userSegment(e.UserID), ms(h.abs)}
+	r, err := s.scriptPipeline(ctx, putScript, s.sessionKey(e.Key), args, extra)
 	if err != nil {
 		return wrap(op, err)
 	}
+	if n, _ := r.(int64); n == stReindex {
+		if _, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			s.index(ctx, p, e, h, now)
+			return nil
+		}); err != nil {
+			return wrap(op, err)
+		}
+		return nil
+	}
 	return status(op, r)
 }
+
+// userSegment is the user id as the value layout stores it.
+func userSegment(uid string) string { return string(appendUserID(nil, uid)) }
 
 // CopyIn stores e as it is, version included, unless a live entry at a
 // version >= e.Version holds the key; an expired e is not written. One
@@ -301,18 +439,25 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// members prunes the user's index and returns its members: one round trip.
-func (s *Store) members(ctx context.Context, ik string, now int64) ([]string, error) {
+// members prunes the user's bucket and returns the store keys its members
+// list for the user: one round trip.
+func (s *Store) members(ctx context.Context, userID string, now int64) (bucket, tag string, keys []string, err error) {
+	bucket, tag = userIndex(s.users, userID)
 	var zr *redis.StringSliceCmd
-	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.ZRemRangeByScore(ctx, ik, "-inf", "("+ms(now))
-		zr = p.ZRange(ctx, ik, 0, -1)
+	_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRemRangeByScore(ctx, bucket, "-inf", "("+ms(now/1000))
+		zr = p.ZRange(ctx, bucket, 0, -1)
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return "", "", nil, err
 	}
-	return zr.Val(), nil
+	for _, m := range zr.Val() {
+		if k, ok := memberKey(m, tag); ok {
+			keys = append(keys, k)
+		}
+	}
+	return bucket, tag, keys, nil
 }
 
 // ListUser returns the user's live entries, oldest Created first (then by
@@ -329,9 +474,8 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]*store.Entry, er
 	if userID == "" {
 		return []*store.Entry{}, nil
 	}
-	ik := s.userKey(userID)
 	now := s.opts.Now().UnixMilli()
-	keys, err := s.members(ctx, ik, now)
+	bucket, tag, keys, err := s.members(ctx, userID, now)
 	if err != nil {
 		return nil, wrap(op, err)
 	}
@@ -353,15 +497,15 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]*store.Entry, er
 	for i, k := range keys {
 		b, err := gets[i].Bytes()
 		if errors.Is(err, redis.Nil) {
-			stale = append(stale, k)
+			stale = append(stale, sessionName(tag, k))
 			continue
 		}
 		if err != nil {
 			return nil, wrap(op, err)
 		}
-		e, h, err := decodeEntry(k, b)
+		e, h, err := decodeOwned(k, b)
 		if err != nil || e.UserID != userID {
-			stale = append(stale, k)
+			stale = append(stale, sessionName(tag, k))
 			continue
 		}
 		if now >= h.deadline() {
@@ -372,7 +516,7 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]*store.Entry, er
 	if len(stale) > 0 {
 		// Best effort: a failure here leaves dead members the next call
 		// drops again.
-		_ = s.c.ZRem(ctx, ik, stale...).Err()
+		_ = s.c.ZRem(ctx, bucket, stale...).Err()
 	}
 	slices.SortFunc(out, func(a, b *store.Entry) int {
 		return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.Key, b.Key))
@@ -395,9 +539,8 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep string) (int
 	if userID == "" {
 		return 0, nil
 	}
-	ik := s.userKey(userID)
 	now := s.opts.Now().UnixMilli()
-	keys, err := s.members(ctx, ik, now)
+	bucket, tag, keys, err := s.members(ctx, userID, now)
 	if err != nil {
 		return 0, wrap(op, err)
 	}
@@ -405,7 +548,7 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep string) (int
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	seg := string(appendUserID(nil, userID))
+	seg := userSegment(userID)
 	calls := make([]scriptCall, len(keys))
 	for i, k := range keys {
 		calls[i] = scriptCall{script: deleteUserScript, key: s.sessionKey(k), args: []any{seg, ms(now)}}
@@ -420,8 +563,8 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep string) (int
 		if r == 1 {
 			n++
 		}
-		gone = append(gone, keys[i])
+		gone = append(gone, sessionName(tag, keys[i]))
 	}
-	_ = s.c.ZRem(ctx, ik, gone...).Err() // best effort, as in ListUser
+	_ = s.c.ZRem(ctx, bucket, gone...).Err() // best effort, as in ListUser
 	return n, nil
 }

@@ -65,15 +65,20 @@ func TestRoundTrips(t *testing.T) {
 			_, err := s.GetTouch(ctx, e.Key, time.Now(), 2*time.Hour, e.LastActivity)
 			return err
 		}},
-		{"GetTouch with refresh", 1, func() error {
+		{"GetTouch with refresh (once per touch interval)", 2, func() error {
 			_, err := s.GetTouch(ctx, e.Key, time.Now(), 2*time.Hour, time.Now().Add(time.Minute))
 			return err
 		}},
 		{"Touch", 1, func() error { return s.Touch(ctx, e.Key, time.Now(), time.Now().Add(time.Hour)) }},
-		{"Put update (with index)", 1, func() error {
+		{"Put update (index untouched)", 1, func() error {
 			n := e.Clone()
 			n.Version = 2
 			return s.Put(ctx, n, 1)
+		}},
+		{"Put update moving the entry to another user (reindex)", 2, func() error {
+			n := e.Clone()
+			n.Version, n.UserID = 3, "2"
+			return s.Put(ctx, n, 2)
 		}},
 		{"CopyIn", 1, func() error { _, err := s.CopyIn(ctx, entry("1", 16)); return err }},
 		{"Delete", 1, func() error { return s.Delete(ctx, e.Key) }},

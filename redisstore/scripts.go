@@ -20,6 +20,7 @@ const (
 	stNotFound = 1
 	stConflict = 2
 	stCorrupt  = 3
+	stReindex  = 4 // put wrote an update whose user id or absolute deadline changed
 )
 
 // luaLib parses and rebuilds the value layout described in codec.go.
@@ -105,17 +106,21 @@ local function newer(a, b)
 end
 `
 
-// putScript is the compare-and-set of Put.
-// ARGV: expected version bytes ("" = create), now ms, value, ttl ms.
+// putScript is the compare-and-set of Put. An update returns 4 instead of
+// 0 when the stored entry's user id or absolute deadline differs from the
+// new one's, so that Go updates the index.
+// ARGV: expected version bytes ("" = create), now ms, value, ttl ms,
+// new user id segment, new absolute deadline ms.
 var putScript = redis.NewScript(luaLib + `
 local v = redis.call('GET', KEYS[1])
 local now = tonumber(ARGV[2])
-local live = false
+local live, moved = false, false
 if v then
   local e = parse(v)
   if not e then return 3 end
   live = not dead(e, now)
   if live and ARGV[1] ~= '' and e.ver ~= ARGV[1] then return 2 end
+  moved = e.uid ~= ARGV[5] or e.abs ~= tonumber(ARGV[6])
 end
 if ARGV[1] == '' then
   if live then return 2 end
@@ -123,6 +128,7 @@ elseif not live then
   return 1
 end
 store(KEYS[1], ARGV[3], tonumber(ARGV[4]))
+if ARGV[1] ~= '' and moved and ARGV[5] ~= string.char(0) then return 4 end
 return 0
 `)
 
@@ -138,25 +144,6 @@ if dead(e, now) then return 1 end
 local last, idle = tonumber(ARGV[2]), tonumber(ARGV[3])
 store(KEYS[1], rebuild(v, e, last, idle), math.min(idle, e.abs) - now)
 return 0
-`)
-
-// getTouchScript returns the live value, refreshed first when its last
-// activity is before touchBefore; 1 when there is none. A value it cannot
-// parse is returned as it is, for Go to report as corrupt.
-// ARGV: now ms, touchBefore ms, idle timeout ms.
-var getTouchScript = redis.NewScript(luaLib + `
-local v = redis.call('GET', KEYS[1])
-if not v then return 1 end
-local e = parse(v)
-if not e then return v end
-local now = tonumber(ARGV[1])
-if dead(e, now) then return 1 end
-if e.last < tonumber(ARGV[2]) then
-  local idle = math.min(now + tonumber(ARGV[3]), e.abs)
-  v = rebuild(v, e, now, idle)
-  store(KEYS[1], v, idle - now)
-end
-return v
 `)
 
 // copyInScript writes the value unless a live entry at a version >= the

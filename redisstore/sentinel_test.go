@@ -96,7 +96,7 @@ func TestSentinelFailover(t *testing.T) {
 		e := entry("u", 64)
 		if err := s.Put(tctx(t), e, 0); err == nil {
 			direct := redis.NewClient(&redis.Options{Addr: master})
-			n, err := direct.Exists(tctx(t), prefix+"session:"+e.Key).Result()
+			n, err := direct.Exists(tctx(t), sessionKeyName(prefix, e.Key)).Result()
 			_ = direct.Close()
 			if _, gerr := s.Get(tctx(t), e.Key); err == nil && n == 1 && gerr == nil {
 				break

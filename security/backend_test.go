@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -339,11 +338,12 @@ type redisRaw struct {
 	st     store.Store
 }
 
-func (r *redisRaw) sessionKey(key string) string { return r.prefix + "session:" + key }
+func (r *redisRaw) sessionKey(key string) string { return redisstore.KeyName(r.prefix, key) }
 
-func (r *redisRaw) userKey(uid string) string {
-	sum := sha256.Sum256([]byte(uid))
-	return r.prefix + "user_sessions:" + base64.RawURLEncoding.EncodeToString(sum[:])
+// index adds key to uid's index bucket as redisstore's Put does.
+func (r *redisRaw) index(ctx context.Context, uid, key string, abs time.Time) error {
+	score := float64((abs.UnixMilli() + 999) / 1000)
+	return r.rdb.ZAdd(ctx, redisstore.IndexKeyName(r.prefix, uid), redis.Z{Score: score, Member: redisstore.IndexMember(uid, key)}).Err()
 }
 
 func (r *redisRaw) scan(ctx context.Context, pattern string) ([]string, error) {
@@ -359,10 +359,14 @@ func (r *redisRaw) scan(ctx context.Context, pattern string) ([]string, error) {
 func (r *redisRaw) ns() string { return r.prefix }
 
 func (r *redisRaw) keys(ctx context.Context) ([]string, error) {
-	ks, err := r.scan(ctx, r.prefix+"session:*")
-	for i := range ks {
-		ks[i] = strings.TrimPrefix(ks[i], r.prefix+"session:")
+	names, err := r.scan(ctx, r.prefix+"s:*")
+	var ks []string
+	for _, n := range names {
+		if k, ok := redisstore.StoreKey(r.prefix, n); ok {
+			ks = append(ks, k)
+		}
 	}
+	slices.Sort(ks)
 	return ks, err
 }
 
@@ -438,7 +442,7 @@ func (r *redisRaw) setUserID(ctx context.Context, key, uid string) error {
 	if err := r.rdb.SetArgs(ctx, r.sessionKey(key), v, redis.SetArgs{KeepTTL: true}).Err(); err != nil {
 		return err
 	}
-	return r.rdb.ZAdd(ctx, r.userKey(uid), redis.Z{Score: float64(e.AbsoluteDeadline.UnixMilli()), Member: key}).Err()
+	return r.index(ctx, uid, key, e.AbsoluteDeadline)
 }
 
 // setDeadlines rewrites the header's two deadline varints: the value
@@ -501,7 +505,7 @@ func (r *redisRaw) restore(ctx context.Context, key string, saved any) error {
 	if s.user == "" {
 		return nil
 	}
-	return r.rdb.ZAdd(ctx, r.userKey(s.user), redis.Z{Score: float64(s.abs.UnixMilli()), Member: key}).Err()
+	return r.index(ctx, s.user, key, s.abs)
 }
 
 func (r *redisRaw) corrupt(ctx context.Context, key string) error {

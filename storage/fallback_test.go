@@ -111,10 +111,10 @@ func TestHybridRedisKilled(t *testing.T) {
 	wantGone(t, s, b.Key, "deleted entry after recovery")
 	wantEntry(t, s, c.Key, 1, string(c.Payload), "untouched entry after recovery")
 	raw := rawClient(t, rp.Addr)
-	prefix := storage.NamespacePrefix("kill:", gen) + "session:"
-	if !rawExists(t, raw, prefix+a.Key) || !rawExists(t, raw, prefix+c.Key) || rawExists(t, raw, prefix+b.Key) {
+	prefix := storage.NamespacePrefix("kill:", gen)
+	if !rawExists(t, raw, redisstore.KeyName(prefix, a.Key)) || !rawExists(t, raw, redisstore.KeyName(prefix, c.Key)) || rawExists(t, raw, redisstore.KeyName(prefix, b.Key)) {
 		t.Errorf("Redis namespace %q after recovery: a %v c %v b %v, want a and c refilled, b absent", prefix,
-			rawExists(t, raw, prefix+a.Key), rawExists(t, raw, prefix+c.Key), rawExists(t, raw, prefix+b.Key))
+			rawExists(t, raw, redisstore.KeyName(prefix, a.Key)), rawExists(t, raw, redisstore.KeyName(prefix, c.Key)), rawExists(t, raw, redisstore.KeyName(prefix, b.Key)))
 	}
 	if got := states.get(); !slices.Equal(got, []bool{true, false}) {
 		t.Errorf("OnStateChange calls %v, want [true false]", got)
@@ -152,8 +152,8 @@ func TestHybridRedisFrozenStaleNeverServed(t *testing.T) {
 	eventually(t, 15*time.Second, "recovery", func() bool { return !fb.Engaged() })
 
 	raw := rawClient(t, rp.Addr)
-	old := "frz:session:"
-	if !rawExists(t, raw, old+b.Key) || !rawExists(t, raw, old+a.Key) {
+	old := "frz:"
+	if !rawExists(t, raw, redisstore.KeyName(old, b.Key)) || !rawExists(t, raw, redisstore.KeyName(old, a.Key)) {
 		t.Fatalf("the thawed Redis should still hold the old copies of a and b in generation 1")
 	}
 	wantEntry(t, s, a.Key, 3, "a3", "entry rewritten during the freeze")
@@ -442,7 +442,7 @@ func TestStartWithRedisDown(t *testing.T) {
 	rp.Restart()
 	eventually(t, 15*time.Second, "recovery", func() bool { return !fb.Engaged() })
 	wantEntry(t, s, e.Key, 2, "v2", "after Redis came up")
-	if !rawExists(t, rawClient(t, rp.Addr), st.RedisPrefix()+"session:"+e.Key) {
+	if !rawExists(t, rawClient(t, rp.Addr), redisstore.KeyName(st.RedisPrefix(), e.Key)) {
 		t.Error("the session was not refilled into Redis")
 	}
 

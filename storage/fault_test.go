@@ -9,6 +9,7 @@ import (
 
 	"github.com/vedfolnir/sessions/ginsession"
 	"github.com/vedfolnir/sessions/internal/testserver"
+	"github.com/vedfolnir/sessions/redisstore"
 	"github.com/vedfolnir/sessions/storage"
 )
 
@@ -37,10 +38,10 @@ func checkRedisRefilled(t *testing.T, a *app, addr string, r *loadRun) {
 		}
 	}
 	raw := rawClient(t, addr)
-	prefix := a.st.RedisPrefix() + "session:"
+	prefix := a.st.RedisPrefix()
 	missing := 0
 	for _, b := range r.browsers {
-		if !rawExists(t, raw, prefix+b.key(a)) {
+		if !rawExists(t, raw, redisstore.KeyName(prefix, b.key(a))) {
 			missing++
 		}
 	}

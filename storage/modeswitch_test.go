@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vedfolnir/sessions/internal/testserver"
+	"github.com/vedfolnir/sessions/redisstore"
 	"github.com/vedfolnir/sessions/storage"
 	"github.com/vedfolnir/sessions/store"
 )
@@ -80,7 +81,7 @@ func TestModeSwitchHybridDatabaseHybrid(t *testing.T) {
 	}
 	raw := rawClient(t, testserver.Redis(t))
 	for _, i := range []int{0, 1, 2} {
-		if !rawExists(t, raw, storage.NamespacePrefix(prefix, gen1)+"session:"+oldKeys[i]) {
+		if !rawExists(t, raw, redisstore.KeyName(storage.NamespacePrefix(prefix, gen1), oldKeys[i])) {
 			t.Fatalf("the pre-rollback Redis copy of browser %d is gone: nothing stale to avoid", i)
 		}
 	}

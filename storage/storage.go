@@ -194,7 +194,7 @@ func (c *Config) validate(opts Options) error {
 }
 
 // NamespacePrefix is the Redis key prefix of a generation's namespace:
-// base itself for generation 1 (so keys are "{prefix}session:{key}" until
+// base itself for generation 1 (so keys are "{prefix}s:{key}" until
 // the first outage), base + "g{n}:" after.
 func NamespacePrefix(base string, generation uint64) string {
 	if generation <= 1 {
@@ -497,7 +497,7 @@ func (s *Storage) Generation() uint64 {
 }
 
 // RedisPrefix returns the Redis key prefix of the namespace in use ("" in
-// database mode): session keys are RedisPrefix() + "session:" + key.
+// database mode): session keys are redisstore.KeyName(RedisPrefix(), key).
 func (s *Storage) RedisPrefix() string {
 	if s.mode == ModeDatabase {
 		return ""
