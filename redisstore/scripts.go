@@ -25,34 +25,6 @@ const (
 
 // luaLib parses and rebuilds the value layout described in codec.go.
 const luaLib = `
-local function zz(s, p)
-  local u, m = 0, 1
-  for _ = 1, 8 do
-    local b = string.byte(s, p)
-    if not b then return nil end
-    p = p + 1
-    if b < 128 then
-      u = u + b * m
-      if u % 2 == 1 then return -(u + 1) / 2, p end
-      return u / 2, p
-    end
-    u = u + (b - 128) * m
-    m = m * 128
-  end
-  return nil
-end
-local function uv(s, p)
-  local u, m = 0, 1
-  for _ = 1, 8 do
-    local b = string.byte(s, p)
-    if not b then return nil end
-    p = p + 1
-    if b < 128 then return u + b * m, p end
-    u = u + (b - 128) * m
-    m = m * 128
-  end
-  return nil
-end
 local function enc(x)
   local u = 2 * x
   if x < 0 then u = -2 * x - 1 end
@@ -66,36 +38,52 @@ local function enc(x)
   return string.char(unpack(t))
 end
 local function parse(v)
-  local f = string.byte(v, 1)
-  if not f then return nil end
-  local n = f - 160
-  if n < 1 or n > 8 or #v < 1 + n or string.byte(v, 2) == 0 then return nil end
-  local e = {head = string.sub(v, 1, 1 + n), ver = string.sub(v, 2, 1 + n)}
-  local p, c, d1, d2, d3 = 2 + n
-  c, p = zz(v, p)
-  if not c then return nil end
-  d1, p = zz(v, p)
-  if not d1 then return nil end
-  d2, p = zz(v, p)
-  if not d2 then return nil end
-  d3, p = zz(v, p)
-  if not d3 then return nil end
-  e.created, e.last = c, c + d1
-  e.idle, e.abs = e.last + d2, c + d3
-  e.rest = p
-  local ul, q = uv(v, p)
-  if not ul or q - 1 + ul > #v then return nil end
-  e.uid = string.sub(v, p, q - 1 + ul)
+  -- One string.byte call for the whole header (at most 1+8+5*8 bytes):
+  -- a call per byte costs more than the varint arithmetic.
+  local b = {string.byte(v, 1, 49)}
+  local n = (b[1] or 0) - 160
+  if n < 1 or n > 8 or #b < 1 + n or b[2] == 0 then return nil end
+  local p, x, rest = 2 + n, {}, 0
+  for f = 1, 5 do
+    if f == 5 then rest = p end
+    local u, m, ok = 0, 1, false
+    for _ = 1, 8 do
+      local c = b[p]
+      if not c then return nil end
+      p = p + 1
+      if c < 128 then
+        u, ok = u + c * m, true
+        break
+      end
+      u, m = u + (c - 128) * m, m * 128
+    end
+    if not ok then return nil end
+    if f < 5 then
+      if u % 2 == 1 then u = -(u + 1) / 2 else u = u / 2 end
+    end
+    x[f] = u
+  end
+  if p - 1 + x[5] > #v then return nil end
+  local e = {n = n, ver = string.sub(v, 2, 1 + n), rest = rest, uid = string.sub(v, rest, p - 1 + x[5])}
+  e.created, e.last = x[1], x[1] + x[2]
+  e.idle, e.abs = e.last + x[3], x[1] + x[4]
   return e
 end
 local function dead(e, now) return now >= math.min(e.idle, e.abs) end
 local function rebuild(v, e, last, idle)
-  return e.head .. enc(e.created) .. enc(last - e.created) .. enc(idle - last) ..
+  return string.sub(v, 1, 1 + e.n) .. enc(e.created) .. enc(last - e.created) .. enc(idle - last) ..
     enc(e.abs - e.created) .. string.sub(v, e.rest)
 end
 local function store(k, v, ttl)
   if ttl > 0 then
     redis.call('SET', k, v, 'PX', string.format('%.0f', ttl))
+  else
+    redis.call('DEL', k)
+  end
+end
+local function storeArg(k, v, ttl)
+  if tonumber(ttl) > 0 then
+    redis.call('SET', k, v, 'PX', ttl)
   else
     redis.call('DEL', k)
   end
@@ -127,7 +115,7 @@ if ARGV[1] == '' then
 elseif not live then
   return 1
 end
-store(KEYS[1], ARGV[3], tonumber(ARGV[4]))
+storeArg(KEYS[1], ARGV[3], ARGV[4])
 if ARGV[1] ~= '' and moved and ARGV[5] ~= string.char(0) then return 4 end
 return 0
 `)
@@ -156,7 +144,7 @@ if v then
   local e = parse(v)
   if e and not dead(e, now) and newer(e.ver, ARGV[1]) then return 0 end
 end
-store(KEYS[1], ARGV[3], tonumber(ARGV[4]))
+storeArg(KEYS[1], ARGV[3], ARGV[4])
 return 1
 `)
 
@@ -264,6 +252,10 @@ func runScripts(ctx context.Context, c redis.UniversalClient, calls []scriptCall
 // scriptPipeline runs one script on key together with the commands extra
 // queues (see runScripts) and returns the script's result.
 func (s *Store) scriptPipeline(ctx context.Context, sc *redis.Script, key string, args []any, extra func(redis.Pipeliner)) (any, error) {
+	if extra == nil {
+		// A lone script costs less as a plain command than as a pipeline.
+		return runScript(ctx, s.c, sc, key, args...)
+	}
 	calls := []scriptCall{{script: sc, key: key, args: args}}
 	if err := runScripts(ctx, s.c, calls, extra, s.cluster); err != nil {
 		return nil, err
