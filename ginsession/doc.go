@@ -43,10 +43,13 @@
 //
 // [Login] rotates the token at once (the old token is dead when it returns,
 // which defeats fixation), renews the CSRF token and records the user id in
-// the entry for per-user session management. [Logout] deletes the entry; a
-// slow request that saves afterwards cannot resurrect it. [Rotate] is for
-// other privilege changes; [Config.OnRotate] hooks see old and new handles
-// (never tokens) and may veto.
+// the entry for per-user session management. The new entry is written once,
+// by the commit, with the values the handler sets after Login (with
+// [Config.MaxSessionsPerUser], Login writes it at once for the limit's
+// check). [Logout] deletes the entry; a slow request that saves afterwards
+// cannot resurrect it.
+// [Rotate] is for other privilege changes; [Config.OnRotate] hooks see old
+// and new handles (never tokens) and may veto.
 //
 // # Configuration
 //

@@ -54,7 +54,7 @@ type EventHandler func(Event)
 // Rotation describes a token rotation to a [RotateHook]: handles only,
 // never tokens.
 type Rotation struct {
-	Old    string // handle of the session before; empty when it was never stored
+	Old    string // handle of the session before; empty for a new session, which had none
 	New    string // handle of the session after
 	UserID string // the user after the rotation ("" for anonymous)
 	Reason string // "login", "rotate", or an application's reason

@@ -45,7 +45,14 @@ func CurrentUser(c *gin.Context) (User, bool) {
 // change), so a token planted before login (fixation) is worthless. Values
 // set before login are kept; the CSRF token is renewed; the session gets a
 // fresh absolute lifetime, since it starts a new authentication. Emits
-// "login" and "rotated".
+// "login" and "rotated" ("created" when nothing was stored before).
+//
+// Without Config.MaxSessionsPerUser, the new entry is left to the commit,
+// which stores it with whatever the handler sets after Login: one write,
+// not two. An earlier stored entry is still ended here. A commit that fails
+// answers 500, as any failed save does, after the login's events. With a
+// limit, Login stores the entry itself: the limit's check must list the
+// user's sessions after this one is stored.
 func (s *Session) Login(u User) error {
 	if u.ID == "" {
 		return ErrNoUser
@@ -68,19 +75,22 @@ func (s *Session) Login(u User) error {
 	if s.entry != nil {
 		oldKey = s.entry.Key
 	}
-	if err := s.rotate("login", u.ID, now.Add(s.m.cfg.AbsoluteTimeout), now); err != nil {
+	limited := s.m.cfg.MaxSessionsPerUser > 0
+	if err := s.rotate("login", u.ID, now.Add(s.m.cfg.AbsoluteTimeout), now, !limited); err != nil {
 		s.values, s.delta = oldValues, oldDelta
 		return err
 	}
-	ctx, cancel := s.m.storeCtx(s.c.Request.Context())
-	defer cancel()
-	if err := s.enforceLimit(ctx, u.ID, s.entry.Key); err != nil {
-		return err
-	}
-	if s.entry == nil {
-		// Concurrent logins of the same user ordered this one among the
-		// oldest, and the limit evicted it.
-		return ErrTooManySessions
+	if limited {
+		ctx, cancel := s.m.storeCtx(s.c.Request.Context())
+		defer cancel()
+		if err := s.enforceLimit(ctx, u.ID, s.entry.Key); err != nil {
+			return err
+		}
+		if s.entry == nil {
+			// Concurrent logins of the same user ordered this one among the
+			// oldest, and the limit evicted it.
+			return ErrTooManySessions
+		}
 	}
 	ev := s.event(EventLogin, s.entry.Key, u.ID, "")
 	if oldKey != "" {
@@ -105,13 +115,16 @@ func (s *Session) Rotate(reason string) error {
 	if s.entry != nil {
 		abs, userID = s.entry.AbsoluteDeadline, s.entry.UserID
 	}
-	return s.rotate(reason, userID, abs, time.Time{})
+	return s.rotate(reason, userID, abs, time.Time{}, false)
 }
 
-// rotate stores the session under a new token, then deletes the old entry.
-// abs zero means a new session's absolute deadline; created zero keeps the
-// session's creation time.
-func (s *Session) rotate(reason, userID string, abs, created time.Time) error {
+// rotate moves the session to a new token. A stored entry is claimed first
+// (turned into a tombstone), so the old token is dead when rotate returns.
+// The new entry is stored at once, or with deferPut left pending for the
+// commit (createPending); a pending entry stays pending, as nothing of it is
+// stored to claim. abs zero means a new session's absolute deadline;
+// created zero keeps the session's creation time.
+func (s *Session) rotate(reason, userID string, abs, created time.Time, deferPut bool) error {
 	now := s.m.cfg.Now()
 	tok := store.NewToken()
 	key := tok.Key()
@@ -135,6 +148,7 @@ func (s *Session) rotate(reason, userID string, abs, created time.Time) error {
 			created = s.entry.Created
 		}
 	}
+	deferPut = deferPut || s.pending
 	oldCSRF := s.values[keyCSRF]
 	s.put(keyCSRF, newCSRFRaw(s.m))
 	if s.entry == nil {
@@ -143,28 +157,38 @@ func (s *Session) rotate(reason, userID string, abs, created time.Time) error {
 	s.bindFingerprint(tok)
 	s.markRotated(now)
 	s.sealDeadline(abs)
-	if s.entry != nil {
+	if deferPut && s.size() > s.m.cfg.Limits.MaxSize {
+		// Refused here, as the seal below would, not by the commit.
+		s.restoreCSRF(oldCSRF)
+		return wrap("rotate", store.ErrTooLarge)
+	}
+	if s.entry != nil && !s.pending {
 		// Claim the old entry first: a session that ended meanwhile (a
 		// revocation racing this request) must not live on under a new token.
 		if err := s.claim(ctx); err != nil {
 			return err
 		}
 	}
-	payload, err := s.m.seal(key, s.values)
-	if err != nil {
-		s.restoreCSRF(oldCSRF)
-		return wrap("rotate", err)
-	}
-	e := s.newEntry(key, userID, created, abs, now, payload)
-	if err := s.m.cfg.Store.Put(ctx, e, 0); err != nil {
-		if s.entry != nil {
-			s.reset() // the old entry is already ended
-		} else {
+	var e *store.Entry
+	if deferPut {
+		e = s.newEntry(key, userID, created, abs, now, nil)
+	} else {
+		payload, err := s.m.seal(key, s.values)
+		if err != nil {
 			s.restoreCSRF(oldCSRF)
+			return wrap("rotate", err)
 		}
-		return wrap("rotate", err)
+		e = s.newEntry(key, userID, created, abs, now, payload)
+		if err := s.m.cfg.Store.Put(ctx, e, 0); err != nil {
+			if s.entry != nil {
+				s.reset() // the old entry is already ended
+			} else {
+				s.restoreCSRF(oldCSRF)
+			}
+			return wrap("rotate", err)
+		}
 	}
-	s.token, s.entry = tok, e
+	s.token, s.entry, s.pending = tok, e, deferPut
 	s.delta = map[string][]byte{}
 	s.clear, s.dirty, s.setCookie, s.clearCookie = false, false, true, false
 	if r.Old == "" {
@@ -196,10 +220,12 @@ func (s *Session) Logout() error {
 		return err
 	}
 	if s.entry != nil {
-		ctx, cancel := s.m.storeCtx(s.c.Request.Context())
-		defer cancel()
-		if err := s.m.kill(ctx, s.entry.Key, s.entry); err != nil {
-			return wrap("logout", err)
+		if !s.pending { // a login's entry not stored yet has nothing to end
+			ctx, cancel := s.m.storeCtx(s.c.Request.Context())
+			defer cancel()
+			if err := s.m.kill(ctx, s.entry.Key, s.entry); err != nil {
+				return wrap("logout", err)
+			}
 		}
 		s.m.Emit(s.event(EventLogout, s.entry.Key, s.entry.UserID, ""))
 	}

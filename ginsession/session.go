@@ -55,11 +55,14 @@ type Session struct {
 	wrapped   bool
 
 	token  store.Token       // token of the stored session; "" while new
-	entry  *store.Entry      // the stored entry as last read or written; nil while new
+	entry  *store.Entry      // the stored entry as last read or written (pending: to write); nil while new
 	values map[string][]byte // current view: stored values with the delta applied
 	delta  map[string][]byte // changes since load; a nil value is a delete
 	clear  bool              // Clear was called: the delta applies to an empty map
 	dirty  bool              // a save is needed (changes, or a re-seal under the active key)
+	// pending: entry is a login's new entry, not stored yet. The commit
+	// creates it with one Put, the values set after the login included.
+	pending bool
 
 	flagged     bool // the fingerprint did not match (FingerprintFlag)
 	setCookie   bool // the token changed: send it
@@ -206,7 +209,7 @@ func (s *Session) event(kind EventKind, key, userID, detail string) Event {
 
 // reset turns the session into a fresh, empty, unsaved one.
 func (s *Session) reset() {
-	s.token, s.entry = "", nil
+	s.token, s.entry, s.pending = "", nil, false
 	s.values = map[string][]byte{}
 	s.delta = map[string][]byte{}
 	s.clear, s.dirty, s.setCookie, s.clearCookie = false, false, false, false
@@ -477,6 +480,8 @@ func (s *Session) save() error {
 	now := s.m.cfg.Now()
 	var err error
 	switch {
+	case s.pending:
+		err = s.createPending(ctx, now)
 	case s.entry == nil && s.dirty:
 		err = s.create(ctx, now)
 	case s.entry == nil:
@@ -571,6 +576,25 @@ func (s *Session) create(ctx context.Context, now time.Time) error {
 		return nil
 	}
 	return wrap("save", store.ErrConflict)
+}
+
+// createPending stores the entry a login prepared (see rotate) with every
+// value set since: one Put, a create, where storing at the login and again
+// at the commit took two. Its creation time and deadlines are the login's,
+// as sealed; only its activity is the commit's.
+func (s *Session) createPending(ctx context.Context, now time.Time) error {
+	p := s.entry
+	payload, err := s.m.seal(p.Key, s.values)
+	if err != nil {
+		return wrap("save", err)
+	}
+	e := s.newEntry(p.Key, p.UserID, p.Created, p.AbsoluteDeadline, now, payload)
+	if err := s.m.cfg.Store.Put(ctx, e, 0); err != nil {
+		return wrap("save", err)
+	}
+	s.entry, s.pending = e, false
+	s.delta = map[string][]byte{}
+	return nil
 }
 
 // update saves the delta with a compare-and-set on the version. When

@@ -234,6 +234,15 @@ func (s *Session) identity() (userID, handle string, err error) {
 	if s.entry == nil || s.entry.UserID == "" {
 		return "", "", ErrNoSession
 	}
+	if s.pending {
+		// A login of this request left its entry to the commit: store it
+		// now, so the user's listing sees it (and revocations spare it).
+		ctx, cancel := s.m.storeCtx(s.c.Request.Context())
+		defer cancel()
+		if err := s.createPending(ctx, s.m.cfg.Now()); err != nil {
+			return "", "", err
+		}
+	}
 	return s.entry.UserID, store.Handle(s.entry.Key), nil
 }
 
