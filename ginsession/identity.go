@@ -1,6 +1,7 @@
 package ginsession
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
@@ -80,6 +81,7 @@ func (s *Session) Login(u User) error {
 		s.values, s.delta = oldValues, oldDelta
 		return err
 	}
+	s.user, s.userRaw = u, rawUser
 	if limited {
 		ctx, cancel := s.m.storeCtx(s.c.Request.Context())
 		defer cancel()
@@ -236,13 +238,23 @@ func (s *Session) Logout() error {
 
 // User returns the logged-in user; the zero User when anonymous.
 func (s *Session) User() (User, error) {
-	raw, err := s.raw(keyUser)
-	var u User
-	if err != nil || raw == nil {
-		return u, err
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return User{}, err
 	}
-	err = store.DecodeValue(raw, &u, s.m.cfg.Limits)
-	return u, err
+	raw := s.values[keyUser]
+	if raw == nil {
+		return User{}, nil
+	}
+	if s.userRaw == nil || !bytes.Equal(raw, s.userRaw) {
+		var u User
+		if err := store.DecodeValue(raw, &u, s.m.cfg.Limits); err != nil {
+			return User{}, err
+		}
+		s.user, s.userRaw = u, raw
+	}
+	return s.user, nil
 }
 
 // LoginTime returns when the user logged in; zero when anonymous.

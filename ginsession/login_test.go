@@ -280,3 +280,40 @@ func TestLoginCommitFailure(t *testing.T) {
 		assertEnded(t, a, old)
 	}
 }
+
+// User decodes nothing that load or Login already decoded, and follows
+// every change of identity within a request.
+func TestUserFollowsIdentity(t *testing.T) {
+	a := newApp(t, nil, nil)
+	r := gin.New()
+	r.Use(a.mgr.Middleware())
+	user := func(s *ginsession.Session) ginsession.User {
+		u, err := s.User()
+		require.NoError(t, err)
+		return u
+	}
+	r.POST("/", func(c *gin.Context) {
+		s := ginsession.Current(c)
+		if u := user(s); u.ID != "" {
+			assert.Equal(t, "alice", u.Username)
+			assert.Zero(t, testing.AllocsPerRun(10, func() { user(s) }), "the user load decoded is kept")
+			require.NoError(t, ginsession.Logout(c))
+		}
+		assert.Equal(t, ginsession.User{}, user(s))
+		require.NoError(t, ginsession.Login(c, ginsession.User{ID: "1", Username: "bob"}))
+		assert.Equal(t, "bob", user(s).Username)
+		assert.Zero(t, testing.AllocsPerRun(10, func() { user(s) }), "the user Login encoded is kept")
+		require.NoError(t, ginsession.Logout(c))
+		assert.Equal(t, ginsession.User{}, user(s))
+		require.NoError(t, ginsession.Login(c, ginsession.User{ID: "2", Username: "alice"}))
+		assert.Equal(t, "alice", user(s).Username)
+		c.Status(204)
+	})
+	srv := newServer(t, r)
+	c := a.client()
+	for range 2 {
+		resp, body := srv.do(c, "POST", "/")
+		require.Equal(t, 204, resp.StatusCode, body)
+		assert.Equal(t, "2", c.get("/whoami"))
+	}
+}

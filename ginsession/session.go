@@ -64,6 +64,11 @@ type Session struct {
 	// creates it with one Put, the values set after the login included.
 	pending bool
 
+	// user is values[keyUser] decoded, valid while userRaw equals it: bound
+	// decodes the user on every load, and User need not do it again.
+	user    User
+	userRaw []byte
+
 	flagged     bool // the fingerprint did not match (FingerprintFlag)
 	setCookie   bool // the token changed: send it
 	clearCookie bool // the client's cookie names no session: expire it
@@ -140,11 +145,13 @@ func (s *Session) load() error {
 		}
 		s.setCookie = true
 	}
-	if !s.m.bound(e, vals) {
+	u, ok := s.m.boundUser(e, vals)
+	if !ok {
 		s.reject(e.Key, e.UserID, RejectCorrupt)
 		return nil
 	}
 	s.token, s.entry, s.values = tok, e, vals
+	s.user, s.userRaw = u, vals[keyUser]
 	s.dirty = stale // sealed under an old key: re-seal under the active one
 	if !s.checkFingerprint(tok) {
 		s.m.Emit(s.event(EventRejected, e.Key, e.UserID, RejectFingerprint))
@@ -475,20 +482,28 @@ func (s *Session) save() error {
 	if !s.loaded || s.loadErr != nil {
 		return nil
 	}
-	ctx, cancel := s.m.storeCtx(s.c.Request.Context())
-	defer cancel()
 	now := s.m.cfg.Now()
 	var err error
+	// Each branch that calls the store makes its own context: most reads
+	// have nothing to write, and a context costs allocations.
 	switch {
 	case s.pending:
+		ctx, cancel := s.m.storeCtx(s.c.Request.Context())
 		err = s.createPending(ctx, now)
+		cancel()
 	case s.entry == nil && s.dirty:
+		ctx, cancel := s.m.storeCtx(s.c.Request.Context())
 		err = s.create(ctx, now)
+		cancel()
 	case s.entry == nil:
 	case s.dirty:
+		ctx, cancel := s.m.storeCtx(s.c.Request.Context())
 		err = s.update(ctx, now)
+		cancel()
 	case s.m.getTouch == nil && s.entry.LastActivity.Before(now.Add(-s.m.cfg.TouchInterval)):
+		ctx, cancel := s.m.storeCtx(s.c.Request.Context())
 		s.touch(ctx, now)
+		cancel()
 	}
 	if err != nil {
 		return err

@@ -105,20 +105,27 @@ func (s *Session) sealDeadline(abs time.Time) {
 // deadline match what is sealed inside it. Stores keep both in the clear
 // (for the per-user index and for expiry); the sealed copies are the truth.
 func (m *Manager) bound(e *store.Entry, vals map[string][]byte) bool {
+	_, ok := m.boundUser(e, vals)
+	return ok
+}
+
+// boundUser is bound that also returns the sealed user, so a load decodes
+// it once.
+func (m *Manager) boundUser(e *store.Entry, vals map[string][]byte) (User, bool) {
 	var u User
 	if raw := vals[keyUser]; raw != nil {
 		if store.DecodeValue(raw, &u, m.cfg.Limits) != nil {
-			return false
+			return User{}, false
 		}
 	}
 	if u.ID != e.UserID {
-		return false
+		return User{}, false
 	}
 	if raw := vals[keyAbs]; raw != nil {
 		var ms int64
 		if store.DecodeValue(raw, &ms, m.cfg.Limits) != nil || ms != store.Millis(e.AbsoluteDeadline).UnixMilli() {
-			return false
+			return User{}, false
 		}
 	}
-	return true
+	return u, true
 }
