@@ -36,7 +36,7 @@ func TestSessionRoute(t *testing.T) {
 		if s.Authenticated || s.User != nil || s.Platform != nil {
 			t.Errorf("fresh session: %s", r.body)
 		}
-		if len(s.CSRFToken) != 43 {
+		if len(s.CSRFToken) != 22 {
 			t.Errorf("csrf_token %q", s.CSRFToken)
 		}
 		if s.CreatedAt == nil || s.LastActivity == nil || s.ExpiresAt == nil {

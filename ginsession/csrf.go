@@ -15,7 +15,16 @@ const CSRFHeader = "X-CSRF-Token"
 // CSRFFormField is the form field RequireCSRF falls back to.
 const CSRFFormField = "csrf_token"
 
-const csrfBytes = 32
+// csrfBytes is the CSRF token's size: 128 random bits, as OWASP's guidance
+// and ASP.NET's antiforgery tokens use. Each session has its own, so there
+// is nothing to gain from more but bytes in every stored session.
+const csrfBytes = 16
+
+// legacyCSRFBytes is the size of tokens issued before: sessions keep them,
+// and pages that hold them keep working, until the next login or rotation.
+const legacyCSRFBytes = 32
+
+func validCSRF(b []byte) bool { return len(b) == csrfBytes || len(b) == legacyCSRFBytes }
 
 func newCSRFRaw(m *Manager) []byte {
 	raw, _ := store.EncodeValue(randomBytes(csrfBytes), m.cfg.Limits)
@@ -25,7 +34,7 @@ func newCSRFRaw(m *Manager) []byte {
 // CSRFToken returns the request session's CSRF token: see Session.CSRFToken.
 func CSRFToken(c *gin.Context) (string, error) { return Current(c).CSRFToken() }
 
-// CSRFToken returns the session's CSRF token (32 random bytes, base64url),
+// CSRFToken returns the session's CSRF token (16 random bytes, base64url),
 // creating it with the session if needed. Login and rotation renew it.
 func (s *Session) CSRFToken() (string, error) {
 	s.mu.Lock()
@@ -39,7 +48,7 @@ func (s *Session) CSRFToken() (string, error) {
 		s.put(keyCSRF, raw)
 	}
 	var b []byte
-	if err := store.DecodeValue(raw, &b, s.m.cfg.Limits); err != nil || len(b) != csrfBytes {
+	if err := store.DecodeValue(raw, &b, s.m.cfg.Limits); err != nil || !validCSRF(b) {
 		raw = newCSRFRaw(s.m)
 		s.put(keyCSRF, raw)
 		_ = store.DecodeValue(raw, &b, s.m.cfg.Limits)
@@ -56,11 +65,11 @@ func (s *Session) checkCSRF(presented string) (bool, error) {
 		return false, err
 	}
 	var want []byte
-	if err := store.DecodeValue(raw, &want, s.m.cfg.Limits); err != nil || len(want) != csrfBytes {
+	if err := store.DecodeValue(raw, &want, s.m.cfg.Limits); err != nil || !validCSRF(want) {
 		return false, nil
 	}
 	got, err := base64.RawURLEncoding.Strict().DecodeString(presented)
-	if err != nil || len(got) != csrfBytes {
+	if err != nil || len(got) != len(want) {
 		return false, nil
 	}
 	return subtle.ConstantTimeCompare(got, want) == 1, nil

@@ -1,18 +1,22 @@
 package ginsession_test
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vedfolnir/sessions/ginsession"
+	"github.com/vedfolnir/sessions/store"
 )
 
 func TestRequireCSRF(t *testing.T) {
@@ -40,7 +44,7 @@ func TestRequireCSRF(t *testing.T) {
 	}
 	victim, other := a.client(), a.client()
 	tok, otherTok := get(victim), get(other)
-	require.Len(t, tok, 43)
+	require.Len(t, tok, 22, "16 bytes, base64url")
 
 	post := func(c *client, header http.Header, form url.Values) int {
 		var body *strings.Reader
@@ -100,4 +104,41 @@ func TestRequireCSRF(t *testing.T) {
 		resp.Body.Close()
 	}
 	assert.Equal(t, want, changed)
+}
+
+// A session keeps the 32-byte token issued before tokens were 16 bytes,
+// so pages that hold it keep working until the next login or rotation.
+func TestCSRFTokenIssuedBefore(t *testing.T) {
+	st := sqliteStore(t)
+	a := newApp(t, st, nil)
+	csrf, err := ginsession.RequireCSRF(ginsession.CSRFOptions{})
+	require.NoError(t, err)
+	r := gin.New()
+	r.Use(a.mgr.Middleware(), csrf)
+	r.GET("/token", func(c *gin.Context) {
+		tok, err := ginsession.CSRFToken(c)
+		require.NoError(t, err)
+		c.String(200, tok)
+	})
+	r.POST("/change", func(c *gin.Context) { c.Status(204) })
+	srv := newServer(t, r)
+
+	old := make([]byte, 32)
+	_, _ = rand.Read(old)
+	now := time.Now()
+	c := plant(t, a, st, "", now, now.Add(time.Hour), map[string]any{"\x00c": old, "\x00a": store.Millis(now.Add(time.Hour)).UnixMilli()})
+	want := base64.RawURLEncoding.EncodeToString(old)
+	_, body := srv.do(c, "GET", "/token")
+	assert.Equal(t, want, body, "the token is not renewed")
+	post := func(tok string) int {
+		req, err := http.NewRequest("POST", srv.srv.URL+"/change", nil)
+		require.NoError(t, err)
+		req.Header.Set(ginsession.CSRFHeader, tok)
+		resp, err := c.hc.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, 204, post(want))
+	assert.Equal(t, 403, post(base64.RawURLEncoding.EncodeToString(old[:16])), "its first 16 bytes are not a token")
 }

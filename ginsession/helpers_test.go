@@ -316,3 +316,35 @@ func assertEnded(t testing.TB, a *app, tok string) {
 	assert.Equal(t, "anonymous", replay.get("/whoami"), "an ended session's token is anonymous")
 	assert.Equal(t, "missing", replay.get("/get/k"))
 }
+
+// plant stores a session sealed with the app's key ring straight into st,
+// as an earlier release (or a test of one) wrote it, and returns a client
+// holding its token. vals are raw values by key, reserved keys included.
+func plant(t testing.TB, a *app, st store.Store, userID string, created, abs time.Time, vals map[string]any) *client {
+	t.Helper()
+	raw := make(map[string][]byte, len(vals))
+	for k, v := range vals {
+		b, err := store.EncodeValue(v, store.Limits{})
+		require.NoError(t, err)
+		raw[k] = b
+	}
+	rec, err := store.EncodeRecord(raw, store.Limits{})
+	require.NoError(t, err)
+	tok := store.NewToken()
+	payload, err := a.mgr.Config().Keyring.Seal(tok.Key(), 's', rec)
+	require.NoError(t, err)
+	e := &store.Entry{Key: tok.Key(), Version: 1, UserID: userID, Created: created, LastActivity: created,
+		IdleDeadline: minTime(created.Add(time.Hour), abs), AbsoluteDeadline: abs, Payload: payload}
+	e.Normalize()
+	require.NoError(t, st.Put(context.Background(), e, 0))
+	c := a.client()
+	c.setCookie(tok.String())
+	return c
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
