@@ -45,8 +45,9 @@ func CurrentUser(c *gin.Context) (User, bool) {
 // old token is dead before this returns (no grace period for a privilege
 // change), so a token planted before login (fixation) is worthless. Values
 // set before login are kept; the CSRF token is renewed; the session gets a
-// fresh absolute lifetime, since it starts a new authentication. Emits
-// "login" and "rotated" ("created" when nothing was stored before).
+// fresh creation time and absolute lifetime, since it starts a new
+// authentication. Emits "login" and "rotated" ("created" when nothing was
+// stored before).
 //
 // Without Config.MaxSessionsPerUser, the new entry is left to the commit,
 // which stores it with whatever the handler sets after Login: one write,
@@ -68,10 +69,8 @@ func (s *Session) Login(u User) error {
 	if err != nil {
 		return wrap("login", err)
 	}
-	rawTime, _ := store.EncodeValue(store.Millis(now), s.m.cfg.Limits)
 	oldValues, oldDelta := cloneMap(s.values), cloneMap(s.delta)
 	s.put(keyUser, rawUser)
-	s.put(keyLoginTime, rawTime)
 	oldKey := ""
 	if s.entry != nil {
 		oldKey = s.entry.Key
@@ -158,7 +157,8 @@ func (s *Session) rotate(reason, userID string, abs, created time.Time, deferPut
 	}
 	s.bindFingerprint(tok)
 	s.markRotated(now)
-	s.sealDeadline(abs)
+	s.sealLifetime(created, abs)
+	s.del(keyLoginTime) // an older record's: the sealed lifetime holds it now
 	if deferPut && s.size() > s.m.cfg.Limits.MaxSize {
 		// Refused here, as the seal below would, not by the commit.
 		s.restoreCSRF(oldCSRF)
@@ -257,15 +257,21 @@ func (s *Session) User() (User, error) {
 	return s.user, nil
 }
 
-// LoginTime returns when the user logged in; zero when anonymous.
+// LoginTime returns when the user logged in; zero when anonymous. It is
+// the session's creation time: Login gives the session a new one, and
+// every later rotation keeps it. The store keeps that time in the clear, so
+// load checks it against the sealed copy (see Manager.bound): a store
+// writer cannot fake a recent login.
 func (s *Session) LoginTime() (time.Time, error) {
-	raw, err := s.raw(keyLoginTime)
-	var t time.Time
-	if err != nil || raw == nil {
-		return t, err
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return time.Time{}, err
 	}
-	err = store.DecodeValue(raw, &t, s.m.cfg.Limits)
-	return t, err
+	if s.entry == nil || s.values[keyUser] == nil {
+		return time.Time{}, nil
+	}
+	return s.entry.Created, nil
 }
 
 func cloneMap(m map[string][]byte) map[string][]byte {

@@ -317,3 +317,122 @@ func TestUserFollowsIdentity(t *testing.T) {
 		assert.Equal(t, "2", c.get("/whoami"))
 	}
 }
+
+// LoginTime is the session's creation time, sealed: a store writer who
+// makes the plaintext creation time recent does not pass a recent-login
+// check, the session is rejected instead.
+func TestLoginTimeIsSealed(t *testing.T) {
+	clk := &clock{now: time.Now()}
+	st := sqliteStore(t)
+	a := newApp(t, st, func(c *ginsession.Config) { c.Now = clk.Now })
+	var loginTime time.Time
+	var info ginsession.Info
+	r := gin.New()
+	r.Use(a.mgr.Middleware())
+	r.GET("/login-time", func(c *gin.Context) {
+		s := ginsession.Current(c)
+		var err error
+		loginTime, err = s.LoginTime()
+		require.NoError(t, err)
+		info, _, err = s.Info()
+		require.NoError(t, err)
+		c.Status(204)
+	})
+	r.POST("/sensitive", ginsession.RequireRecentLogin(10*time.Minute), func(c *gin.Context) { c.String(200, "done") })
+	srv := newServer(t, r)
+	c := a.client()
+	srv.do(c, "GET", "/login-time")
+	assert.True(t, loginTime.IsZero(), "anonymous")
+
+	at := clk.Now()
+	c.post("/login/1")
+	srv.do(c, "GET", "/login-time")
+	assert.Equal(t, store.Millis(at), loginTime)
+	assert.Equal(t, info.Created, loginTime)
+	c.post("/set/k?v=v")
+	clk.Advance(time.Hour)
+	resp, _ := srv.do(c, "POST", "/sensitive")
+	assert.Equal(t, 401, resp.StatusCode)
+
+	key := store.KeyFromToken(c.cookie())
+	_, err := st.DB().Exec(`UPDATE sessions SET created = ? WHERE key = ?`, clk.Now().UnixMilli(), key)
+	require.NoError(t, err)
+	resp, _ = srv.do(c, "POST", "/sensitive")
+	assert.Equal(t, 401, resp.StatusCode, "a creation time edited in the store is no recent login")
+	assert.Contains(t, a.events.kinds(), "rejected:corrupt")
+	assert.Equal(t, "anonymous", c.get("/whoami"))
+}
+
+// The seed-shaped session (the benchmark's login and three platform values)
+// seals to a known size: a change that grows it shows here.
+func TestSeedSessionSealedSize(t *testing.T) {
+	a := newApp(t, nil, nil)
+	srv := seedServer(t, a)
+	c := a.client()
+	resp, body := srv.do(c, "POST", "/seed-login")
+	require.Equal(t, 200, resp.StatusCode, body)
+	e, err := a.store.Store.Get(context.Background(), store.KeyFromToken(c.cookie()))
+	require.NoError(t, err)
+	rec, _, err := a.mgr.Config().Keyring.Open(e.Key, 's', e.Payload)
+	require.NoError(t, err)
+	t.Logf("seed session: record %d bytes, sealed %d bytes", len(rec), len(e.Payload))
+	assert.Equal(t, 133, len(rec))
+	assert.Equal(t, 166, len(e.Payload))
+}
+
+// Records sealed before the lifetime held the creation time (the deadline
+// alone under "\x00a", the login time under "\x00t") are still served, their
+// creation time checked against the sealed login time; their next rotation
+// writes the new form.
+func TestLegacyRecord(t *testing.T) {
+	clk := &clock{now: time.Now()}
+	st := sqliteStore(t)
+	a := newApp(t, st, func(c *ginsession.Config) { c.Now = clk.Now })
+	legacy := func() *client {
+		created := store.Millis(clk.Now().Add(-time.Minute))
+		abs := created.Add(24 * time.Hour)
+		return plant(t, a, st, "4", created, abs, map[string]any{
+			"\x00u": ginsession.User{ID: "4", Username: "old"},
+			"\x00t": created,
+			"\x00a": abs.UnixMilli(),
+			"k":     "legacy",
+		})
+	}
+	r := gin.New()
+	r.Use(a.mgr.Middleware())
+	r.POST("/sensitive", ginsession.RequireRecentLogin(10*time.Minute), func(c *gin.Context) { c.String(200, "done") })
+	r.POST("/rotate", func(c *gin.Context) {
+		require.NoError(t, ginsession.Rotate(c))
+		c.Status(204)
+	})
+	srv := newServer(t, r)
+	sensitive := func(c *client) int {
+		resp, _ := srv.do(c, "POST", "/sensitive")
+		return resp.StatusCode
+	}
+
+	c := legacy()
+	assert.Equal(t, "4", c.get("/whoami"))
+	assert.Equal(t, "legacy", c.get("/get/k"))
+	assert.Equal(t, 200, sensitive(c), "a recent login, sealed the old way")
+
+	tampered := legacy()
+	_, err := st.DB().Exec(`UPDATE sessions SET created = ? WHERE key = ?`, clk.Now().UnixMilli(), store.KeyFromToken(tampered.cookie()))
+	require.NoError(t, err)
+	assert.Equal(t, "anonymous", tampered.get("/whoami"), "a creation time that is not the sealed login time")
+
+	resp, _ := srv.do(c, "POST", "/rotate")
+	require.Equal(t, 204, resp.StatusCode)
+	e, err := st.Get(context.Background(), store.KeyFromToken(c.cookie()))
+	require.NoError(t, err)
+	plain, _, err := a.mgr.Config().Keyring.Open(e.Key, 's', e.Payload)
+	require.NoError(t, err)
+	vals, err := store.DecodeRecord(plain, store.Limits{})
+	require.NoError(t, err)
+	assert.Nil(t, vals["\x00t"], "the rotation drops the login time")
+	assert.Equal(t, byte(0x92), vals["\x00a"][0], "and seals the lifetime")
+	assert.Equal(t, 200, sensitive(c), "the login time survives it")
+	clk.Advance(11 * time.Minute)
+	assert.Equal(t, 401, sensitive(c))
+	assert.Equal(t, "legacy", c.get("/get/k"))
+}

@@ -26,14 +26,13 @@ var (
 // Keys this package keeps in the session values. They start with NUL, which
 // Set refuses, so an application key can never collide with them.
 const (
-	keyUser      = "\x00u"
-	keyCSRF      = "\x00c"
-	keyLoginTime = "\x00t"
-	keyFlashes   = "\x00f"
-	keyDevice    = "\x00d"
-	keyFinger    = "\x00p"
-	keyRotated   = "\x00r"
-	keyForward   = "\x00>"
+	keyUser    = "\x00u"
+	keyCSRF    = "\x00c"
+	keyFlashes = "\x00f"
+	keyDevice  = "\x00d"
+	keyFinger  = "\x00p"
+	keyRotated = "\x00r"
+	keyForward = "\x00>"
 )
 
 // Session is one request's view of a session. It loads lazily: nothing is
@@ -569,7 +568,7 @@ func (s *Session) newEntry(key, userID string, created, abs, now time.Time, payl
 func (s *Session) create(ctx context.Context, now time.Time) error {
 	s.recordDevice()
 	abs := now.Add(s.m.cfg.AbsoluteTimeout)
-	s.sealDeadline(abs)
+	s.sealLifetime(now, abs)
 	for range 3 {
 		tok := store.NewToken()
 		key := tok.Key()

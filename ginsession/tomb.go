@@ -88,12 +88,32 @@ func ignoreNotFound(err error) error {
 	return err
 }
 
-// keyAbs seals the absolute deadline inside the session, so a store
-// writer cannot stretch a session's life by editing the plaintext column.
+// keyAbs seals the session's lifetime inside it: its creation time and
+// absolute deadline. Stores keep both in the clear (for expiry, and the
+// creation time for listings and the session limit's order); the sealed
+// copy is the truth, so a store writer can neither stretch a session's life
+// nor fake a recent login (LoginTime is the creation time).
 const keyAbs = "\x00a"
 
-func (s *Session) sealDeadline(abs time.Time) {
-	if raw, err := store.EncodeValue(store.Millis(abs).UnixMilli(), s.m.cfg.Limits); err == nil {
+// keyLoginTime held the login time in records sealed before keyAbs held the
+// creation time. Such records are still read, and their creation time is
+// checked against it, until their absolute deadline has passed; the next
+// rotation drops it.
+const keyLoginTime = "\x00t"
+
+// lifetime is keyAbs's value: a 2-element array of small integers, the
+// cheapest form of two times at the milliseconds that stores keep.
+type lifetime struct {
+	//lint:ignore U1000 read by msgpack through its tag
+	_msgpack struct{} `msgpack:",as_array"`
+	Created  int64    // Unix milliseconds
+	Life     int64    // absolute deadline minus Created, milliseconds
+}
+
+func (s *Session) sealLifetime(created, abs time.Time) {
+	c := store.Millis(created).UnixMilli()
+	lt := lifetime{Created: c, Life: store.Millis(abs).UnixMilli() - c}
+	if raw, err := store.EncodeValue(lt, s.m.cfg.Limits); err == nil {
 		s.values[keyAbs] = raw
 		if s.delta != nil {
 			s.delta[keyAbs] = raw
@@ -101,9 +121,8 @@ func (s *Session) sealDeadline(abs time.Time) {
 	}
 }
 
-// bound reports whether the entry's plaintext user id and absolute
-// deadline match what is sealed inside it. Stores keep both in the clear
-// (for the per-user index and for expiry); the sealed copies are the truth.
+// bound reports whether the entry's plaintext user id, creation time and
+// absolute deadline match what is sealed inside it.
 func (m *Manager) bound(e *store.Entry, vals map[string][]byte) bool {
 	_, ok := m.boundUser(e, vals)
 	return ok
@@ -122,8 +141,22 @@ func (m *Manager) boundUser(e *store.Entry, vals map[string][]byte) (User, bool)
 		return User{}, false
 	}
 	if raw := vals[keyAbs]; raw != nil {
-		var ms int64
-		if store.DecodeValue(raw, &ms, m.cfg.Limits) != nil || ms != store.Millis(e.AbsoluteDeadline).UnixMilli() {
+		created, abs := store.Millis(e.Created).UnixMilli(), store.Millis(e.AbsoluteDeadline).UnixMilli()
+		if len(raw) > 0 && raw[0] == 0x92 { // a 2-element array
+			var lt lifetime
+			if store.DecodeValue(raw, &lt, m.cfg.Limits) != nil || lt.Created != created || lt.Created+lt.Life != abs {
+				return User{}, false
+			}
+		} else { // sealed before the creation time was: the deadline alone
+			var ms int64
+			if store.DecodeValue(raw, &ms, m.cfg.Limits) != nil || ms != abs {
+				return User{}, false
+			}
+		}
+	}
+	if raw := vals[keyLoginTime]; raw != nil {
+		var t time.Time
+		if store.DecodeValue(raw, &t, m.cfg.Limits) != nil || !t.Equal(store.Millis(e.Created)) {
 			return User{}, false
 		}
 	}
