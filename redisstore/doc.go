@@ -15,7 +15,7 @@
 // (the base64 name would take 80 bytes). Anything that is not a store key
 // is refused with [store.ErrInvalid] before any call. The per-user index is
 // spread over [IndexBuckets] sorted sets {prefix}u:{4 hex digits}, chosen by
-// a SHA-256 of the user id ([IndexKeyName]); a member is a 4-byte tag of
+// a SHA-256 of the user id ([IndexKeyName]); a member is a 2-byte tag of
 // the same hash and the session's 32 raw key bytes. No byte of a user id
 // reaches a key or a member, so ids such as "*" or "a:b" are harmless. The
 // store never uses KEYS or SCAN.
@@ -31,8 +31,8 @@
 //
 // The seed-shaped session (user id "1", a 164-byte sealed payload) takes
 // 280 bytes by MEMORY USAGE with the default prefix (48-byte key name,
-// 192-byte value allocation), and its share of an index bucket about 52
-// bytes more (a 40-byte member and its score in a listpack, plus the
+// 192-byte value allocation), and its share of an index bucket about 45
+// bytes more (a 34-byte member and its score in a listpack, plus the
 // bucket's own overhead spread over its members). A key per user, as a
 // plain design would have, costs about 180 bytes per user instead; a
 // fixed-width value header would push the value into the next allocation

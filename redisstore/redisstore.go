@@ -124,15 +124,18 @@ func sessionName(base, key string) string {
 
 // IndexBuckets is the number of sorted sets the per-user index is spread
 // over: a user's sessions are members of one bucket, chosen by a hash of the
-// user id. Up to about 128 members a bucket stays in Redis's compact
-// listpack encoding (44 bytes per member): 16,384 buckets keep that up to
-// about a million live sessions; beyond, buckets convert to skiplists (about
-// 100 bytes more per member) and listing a user's sessions reads a larger
-// bucket, and nothing else changes.
-const IndexBuckets = 1 << 14
+// user id. Up to 128 members (zset-max-listpack-entries) a bucket stays in
+// Redis's compact listpack encoding, about 42 bytes per member: 8,192
+// buckets keep that up to roughly 700,000 live sessions (about 50 bytes per
+// session at 250,000, bucket overhead included, against about 90 with
+// 16,384 buckets and 180 with a key per user). Beyond, buckets convert to
+// skiplists (about 90 bytes more per member; raising
+// zset-max-listpack-entries to 512 postpones that fourfold) and listing a
+// user's sessions reads a larger bucket; nothing else changes.
+const IndexBuckets = 1 << 13
 
 // indexTagLen is the length of the user tag that starts an index member.
-const indexTagLen = 4
+const indexTagLen = 2
 
 // userIndex returns the index bucket name and the member tag of a user.
 // No byte of the user id reaches either.
@@ -154,7 +157,7 @@ func IndexKeyName(prefix, userID string) string {
 }
 
 // IndexMember returns the member that lists the session under store key key
-// in userID's index bucket: the user's 4-byte tag, then the key's 32 raw
+// in userID's index bucket: the user's 2-byte tag, then the key's 32 raw
 // bytes. "" when key is not a store key.
 func IndexMember(userID, key string) string {
 	if !store.ValidKey(key) {
