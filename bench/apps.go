@@ -294,8 +294,10 @@ func queryInt(c *gin.Context, name string) int {
 	return n
 }
 
+// newCSRF makes a CSRF token the size ginsession's is (16 random bytes), so
+// every implementation keeps the same value.
 func newCSRF() string {
-	var b [32]byte
+	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }

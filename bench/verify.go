@@ -148,7 +148,7 @@ func verify(ctx context.Context, a *App, do Doer, rdb goredis.UniversalClient, i
 		return fmt.Errorf("dump: platform %d %q %q after switching to %d", d.PlatformConnectionID, d.PlatformName, d.PlatformType, p.ID)
 	case d.CreatedAt.IsZero() || d.CreatedAt.After(now) || d.LastActivity.Before(d.CreatedAt):
 		return fmt.Errorf("dump: created %v, last activity %v", d.CreatedAt, d.LastActivity)
-	case len(d.CSRFToken) != 43:
+	case len(d.CSRFToken) != 22: // 16 bytes, base64url
 		return fmt.Errorf("dump: csrf token %q", d.CSRFToken)
 	case d.LastSeen != int64(v):
 		return fmt.Errorf("dump: last_seen %d, want %d", d.LastSeen, v)
