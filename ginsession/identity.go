@@ -80,7 +80,7 @@ func (s *Session) Login(u User) error {
 		s.values, s.delta = oldValues, oldDelta
 		return err
 	}
-	s.user, s.userRaw = u, rawUser
+	s.user, s.userRaw = &u, rawUser
 	if limited {
 		ctx, cancel := s.m.storeCtx(s.c.Request.Context())
 		defer cancel()
@@ -191,7 +191,7 @@ func (s *Session) rotate(reason, userID string, abs, created time.Time, deferPut
 		}
 	}
 	s.token, s.entry, s.pending = tok, e, deferPut
-	s.delta = map[string][]byte{}
+	s.delta = nil
 	s.clear, s.dirty, s.setCookie, s.clearCookie = false, false, true, false
 	if r.Old == "" {
 		// Nothing was stored before: this is a new session, not a rotation.
@@ -247,14 +247,14 @@ func (s *Session) User() (User, error) {
 	if raw == nil {
 		return User{}, nil
 	}
-	if s.userRaw == nil || !bytes.Equal(raw, s.userRaw) {
-		var u User
-		if err := store.DecodeValue(raw, &u, s.m.cfg.Limits); err != nil {
+	if s.user == nil || !bytes.Equal(raw, s.userRaw) {
+		u := new(User)
+		if err := store.DecodeValue(raw, u, s.m.cfg.Limits); err != nil {
 			return User{}, err
 		}
 		s.user, s.userRaw = u, raw
 	}
-	return s.user, nil
+	return *s.user, nil
 }
 
 // LoginTime returns when the user logged in; zero when anonymous. It is

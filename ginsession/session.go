@@ -52,7 +52,10 @@ type Session struct {
 	committed bool
 	commitErr error
 	wrapped   bool
+	w         writer // c.Writer once wrapped: part of the Session, not an allocation of its own
 
+	// values and delta stay nil until something is put in them: most
+	// requests only read, and a map costs an allocation even when empty.
 	token  store.Token       // token of the stored session; "" while new
 	entry  *store.Entry      // the stored entry as last read or written (pending: to write); nil while new
 	values map[string][]byte // current view: stored values with the delta applied
@@ -65,7 +68,7 @@ type Session struct {
 
 	// user is values[keyUser] decoded, valid while userRaw equals it: bound
 	// decodes the user on every load, and User need not do it again.
-	user    User
+	user    *User
 	userRaw []byte
 
 	flagged     bool // the fingerprint did not match (FingerprintFlag)
@@ -81,10 +84,9 @@ func (s *Session) load() error {
 		return s.loadErr
 	}
 	s.loaded = true
-	s.values = map[string][]byte{}
-	s.delta = map[string][]byte{}
 	if !s.wrapped {
-		s.c.Writer = &writer{ResponseWriter: s.c.Writer, s: s}
+		s.w = writer{ResponseWriter: s.c.Writer, s: s}
+		s.c.Writer = &s.w
 		s.wrapped = true
 	}
 	tok, reason := s.m.readToken(s.c.Request)
@@ -216,12 +218,17 @@ func (s *Session) event(kind EventKind, key, userID, detail string) Event {
 // reset turns the session into a fresh, empty, unsaved one.
 func (s *Session) reset() {
 	s.token, s.entry, s.pending = "", nil, false
-	s.values = map[string][]byte{}
-	s.delta = map[string][]byte{}
+	s.values, s.delta = nil, nil
 	s.clear, s.dirty, s.setCookie, s.clearCookie = false, false, false, false
 }
 
 func (s *Session) put(key string, raw []byte) {
+	if s.values == nil {
+		s.values = map[string][]byte{}
+	}
+	if s.delta == nil {
+		s.delta = map[string][]byte{}
+	}
 	s.values[key] = raw
 	s.delta[key] = raw
 	s.dirty = true
@@ -232,6 +239,9 @@ func (s *Session) del(key string) {
 		return
 	}
 	delete(s.values, key)
+	if s.delta == nil {
+		s.delta = map[string][]byte{}
+	}
 	s.delta[key] = nil
 	s.dirty = true
 }
@@ -585,7 +595,7 @@ func (s *Session) create(ctx context.Context, now time.Time) error {
 			return wrap("save", err)
 		}
 		s.token, s.entry, s.setCookie = tok, e, true
-		s.delta = map[string][]byte{}
+		s.delta = nil
 		s.m.Emit(s.event(EventCreated, key, "", ""))
 		return nil
 	}
@@ -607,7 +617,7 @@ func (s *Session) createPending(ctx context.Context, now time.Time) error {
 		return wrap("save", err)
 	}
 	s.entry, s.pending = e, false
-	s.delta = map[string][]byte{}
+	s.delta = nil
 	return nil
 }
 
@@ -634,7 +644,7 @@ func (s *Session) update(ctx context.Context, now time.Time) error {
 		switch {
 		case err == nil:
 			s.entry = e
-			s.delta = map[string][]byte{}
+			s.delta = nil
 			return nil
 		case errors.Is(err, store.ErrNotFound):
 			s.ended()

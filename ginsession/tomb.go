@@ -114,10 +114,7 @@ func (s *Session) sealLifetime(created, abs time.Time) {
 	c := store.Millis(created).UnixMilli()
 	lt := lifetime{Created: c, Life: store.Millis(abs).UnixMilli() - c}
 	if raw, err := store.EncodeValue(lt, s.m.cfg.Limits); err == nil {
-		s.values[keyAbs] = raw
-		if s.delta != nil {
-			s.delta[keyAbs] = raw
-		}
+		s.put(keyAbs, raw)
 	}
 }
 
@@ -128,36 +125,39 @@ func (m *Manager) bound(e *store.Entry, vals map[string][]byte) bool {
 	return ok
 }
 
-// boundUser is bound that also returns the sealed user, so a load decodes
-// it once.
-func (m *Manager) boundUser(e *store.Entry, vals map[string][]byte) (User, bool) {
-	var u User
+// boundUser is bound that also returns the sealed user (nil when
+// anonymous), so a load decodes it once.
+func (m *Manager) boundUser(e *store.Entry, vals map[string][]byte) (*User, bool) {
+	var u *User
+	id := ""
 	if raw := vals[keyUser]; raw != nil {
-		if store.DecodeValue(raw, &u, m.cfg.Limits) != nil {
-			return User{}, false
+		u = new(User)
+		if store.DecodeValue(raw, u, m.cfg.Limits) != nil {
+			return nil, false
 		}
+		id = u.ID
 	}
-	if u.ID != e.UserID {
-		return User{}, false
+	if id != e.UserID {
+		return nil, false
 	}
 	if raw := vals[keyAbs]; raw != nil {
 		created, abs := store.Millis(e.Created).UnixMilli(), store.Millis(e.AbsoluteDeadline).UnixMilli()
 		if len(raw) > 0 && raw[0] == 0x92 { // a 2-element array
 			var lt lifetime
 			if store.DecodeValue(raw, &lt, m.cfg.Limits) != nil || lt.Created != created || lt.Created+lt.Life != abs {
-				return User{}, false
+				return nil, false
 			}
 		} else { // sealed before the creation time was: the deadline alone
 			var ms int64
 			if store.DecodeValue(raw, &ms, m.cfg.Limits) != nil || ms != abs {
-				return User{}, false
+				return nil, false
 			}
 		}
 	}
 	if raw := vals[keyLoginTime]; raw != nil {
 		var t time.Time
 		if store.DecodeValue(raw, &t, m.cfg.Limits) != nil || !t.Equal(store.Millis(e.Created)) {
-			return User{}, false
+			return nil, false
 		}
 	}
 	return u, true
