@@ -435,7 +435,8 @@ func (i Info) ExpiresAt() time.Time {
 	return i.IdleDeadline
 }
 
-// Info returns the session's metadata.
+// Info returns the session's metadata. After Login it describes the new
+// session, which the commit stores.
 func (s *Session) Info() (Info, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
