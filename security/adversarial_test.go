@@ -132,7 +132,7 @@ func cases() []adversarial {
 	// moved byte is rejected:decrypt, and the client gets a fresh session.
 	cs = append(cs,
 		tamperCase("tamper-flip-version-byte", func(p []byte) []byte { p[0] ^= 1; return p }),
-		tamperCase("tamper-flip-key-id", func(p []byte) []byte { p[2] ^= 0x40; return p }),
+		tamperCase("tamper-flip-key-tag", func(p []byte) []byte { p[1] ^= 0x40; return p }),
 		tamperCase("tamper-flip-nonce", func(p []byte) []byte { p[8] ^= 0x80; return p }),
 		tamperCase("tamper-flip-ciphertext", func(p []byte) []byte { p[20] ^= 1; return p }),
 		tamperCase("tamper-flip-tag", func(p []byte) []byte { p[len(p)-1] ^= 1; return p }),
@@ -142,7 +142,7 @@ func cases() []adversarial {
 		tamperCase("tamper-truncate-last-byte", func(p []byte) []byte { return p[:len(p)-1] }),
 		tamperCase("tamper-append-byte", func(p []byte) []byte { return append(p, 0) }),
 		tamperCase("envelope-unknown-format-version", func(p []byte) []byte { p[0] = 2; return p }),
-		tamperCase("envelope-unknown-key-id", func(p []byte) []byte { copy(p[1:5], []byte{0xde, 0xad, 0xbe, 0xef}); return p }),
+		tamperCase("envelope-unknown-key-tag", func(p []byte) []byte { p[1] ^= 0xff; return p }),
 		adversarial{
 			name: "envelope-sealed-by-foreign-keyring",
 			run: resealWith(func(t *T, e *env, key string, rec []byte) []byte {

@@ -59,13 +59,17 @@
 //
 // [Keyring.Seal] produces
 //
-//	version (1) ‖ key id (4) ‖ nonce (12) ‖ AES-256-GCM ciphertext ‖ tag (16)
+//	version (1) ‖ key tag (1) ‖ nonce (12) ‖ AES-256-GCM ciphertext ‖ tag (16)
 //
-// The key id is the first 4 bytes of HMAC-SHA256(key, "sessions/key-id"): it
-// picks the key to open with and reveals nothing about it. The associated
-// data binds the version byte, the key id, a record type byte and the store
-// key, so an envelope copied to another entry, relabelled with another key
-// id or version, or read as another kind of record does not open.
+// The key tag is the first byte of HMAC-SHA256(key, "sessions/key-id") (the
+// first 4 bytes are the key's id in logs, [Key.ID]): it picks the key to open
+// with and reveals nothing about it. Keys of a ring whose tags collide (one
+// pair in 256) are each tried; the AEAD tells which one sealed. One byte
+// rather than four keeps the seed session's Redis value in a smaller
+// allocation class. The associated data binds the version byte, the key
+// tag, a record type byte and the store key, so an envelope copied to
+// another entry, relabelled with another key tag or version, or read as
+// another kind of record does not open.
 // [Keyring.Open] fails with exactly [ErrOpen] whatever went wrong, and never
 // falls back to another format.
 //

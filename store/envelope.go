@@ -28,10 +28,11 @@ const KeySize = 32
 // Envelope layout (see the package documentation for the reasoning).
 const (
 	envVersion  = 1
-	keyIDSize   = 4
+	keyIDSize   = 4 // of Key.ID, for logs
+	keyTagSize  = 1 // of the key tag an envelope carries
 	nonceSize   = 12
 	tagSize     = 16
-	envHeader   = 1 + keyIDSize + nonceSize
+	envHeader   = 1 + keyTagSize + nonceSize
 	envOverhead = envHeader + tagSize
 
 	keyIDLabel = "sessions/key-id"
@@ -41,7 +42,7 @@ const (
 // Envelope errors.
 var (
 	// ErrOpen is the one error of every failed [Keyring.Open]: wrong key,
-	// unknown key id or format version, a moved or altered envelope, a
+	// unknown key tag or format version, a moved or altered envelope, a
 	// truncated one. It is always this exact value, never wrapped, so no
 	// detail of why leaks to a caller that might echo it.
 	ErrOpen = errors.New("store: cannot open envelope")
@@ -250,21 +251,21 @@ func aead(key *Key, storeKey string) (cipher.AEAD, error) {
 }
 
 // additionalData binds an envelope to its header, its store key and its
-// record type: version ‖ key id ‖ record type ‖ store key.
+// record type: version ‖ key tag ‖ record type ‖ store key.
 func additionalData(buf []byte, header []byte, recordType byte, storeKey string) []byte {
-	buf = append(buf, header[:1+keyIDSize]...)
+	buf = append(buf, header[:1+keyTagSize]...)
 	buf = append(buf, recordType)
 	return append(buf, storeKey...)
 }
 
 // Seal encrypts plaintext for the entry under storeKey with the active key.
 // recordType tells kinds of record apart (e.g. 's' for session values) and
-// is bound into the associated data with the store key, the key id and the
+// is bound into the associated data with the store key, the key tag and the
 // format version: an envelope opens only under the same store key and
 // record type it was sealed for.
 //
-// The result is version (1 byte) ‖ key id (4) ‖ nonce (12) ‖ ciphertext ‖
-// tag (16): 33 bytes more than plaintext.
+// The result is version (1 byte) ‖ key tag (1) ‖ nonce (12) ‖ ciphertext ‖
+// tag (16): 30 bytes more than plaintext.
 func (k *Keyring) Seal(storeKey string, recordType byte, plaintext []byte) ([]byte, error) {
 	if k.Len() == 0 {
 		return nil, fmt.Errorf("%w: empty keyring", ErrKeyring)
@@ -276,11 +277,11 @@ func (k *Keyring) Seal(storeKey string, recordType byte, plaintext []byte) ([]by
 	}
 	out := make([]byte, envHeader, envOverhead+len(plaintext))
 	out[0] = envVersion
-	copy(out[1:], key.id[:])
-	_, _ = rand.Read(out[1+keyIDSize : envHeader]) // never fails (Go ≥ 1.24)
+	out[1] = key.id[0]
+	_, _ = rand.Read(out[1+keyTagSize : envHeader]) // never fails (Go ≥ 1.24)
 	var adBuf [64]byte
 	ad := additionalData(adBuf[:0], out, recordType, storeKey)
-	return g.Seal(out, out[1+keyIDSize:envHeader], plaintext, ad), nil
+	return g.Seal(out, out[1+keyTagSize:envHeader], plaintext, ad), nil
 }
 
 // Open authenticates and decrypts an envelope made by [Keyring.Seal] for
@@ -288,32 +289,28 @@ func (k *Keyring) Seal(storeKey string, recordType byte, plaintext []byte) ([]by
 // under a key other than the active one: the caller should seal it again,
 // so old keys can leave the ring once no live session needs them.
 //
-// Every failure is exactly [ErrOpen]: an unknown key id or format version
+// Every failure is exactly [ErrOpen]: an unknown key tag or format version
 // (there is no fallback to any other format), a wrong store key or record
 // type, any altered or truncated byte.
 func (k *Keyring) Open(storeKey string, recordType byte, sealed []byte) (plaintext []byte, stale bool, err error) {
 	if k == nil || len(sealed) < envOverhead || sealed[0] != envVersion {
 		return nil, false, ErrOpen
 	}
-	idx := -1
-	for i := range k.keys {
-		if subtle.ConstantTimeCompare(k.keys[i].id[:], sealed[1:1+keyIDSize]) == 1 {
-			idx = i
-			break
-		}
-	}
-	if idx < 0 {
-		return nil, false, ErrOpen
-	}
-	g, err := aead(&k.keys[idx], storeKey)
-	if err != nil {
-		return nil, false, ErrOpen
-	}
 	var adBuf [64]byte
 	ad := additionalData(adBuf[:0], sealed, recordType, storeKey)
-	pt, err := g.Open(nil, sealed[1+keyIDSize:envHeader], sealed[envHeader:], ad)
-	if err != nil {
-		return nil, false, ErrOpen
+	// The one-byte tag only narrows the search: keys whose tags collide
+	// (one pair in 256) are each tried, and the AEAD tells which sealed it.
+	for i := range k.keys {
+		if k.keys[i].id[0] != sealed[1] {
+			continue
+		}
+		g, err := aead(&k.keys[i], storeKey)
+		if err != nil {
+			continue
+		}
+		if pt, err := g.Open(nil, sealed[1+keyTagSize:envHeader], sealed[envHeader:], ad); err == nil {
+			return pt, i != 0, nil
+		}
 	}
-	return pt, idx != 0, nil
+	return nil, false, ErrOpen
 }
