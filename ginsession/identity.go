@@ -158,7 +158,7 @@ func (s *Session) rotate(reason, userID string, abs, created time.Time, deferPut
 	s.bindFingerprint(tok)
 	s.markRotated(now)
 	s.sealLifetime(created, abs)
-	s.del(keyLoginTime) // an older record's: the sealed lifetime holds it now
+	s.del(keyLoginTime) // kept by records sealed before; the lifetime holds it now
 	if deferPut && s.size() > s.m.cfg.Limits.MaxSize {
 		// Refused here, as the seal below would, not by the commit.
 		s.restoreCSRF(oldCSRF)

@@ -54,10 +54,10 @@ type Session struct {
 	wrapped   bool
 	w         writer // c.Writer once wrapped: part of the Session, not an allocation of its own
 
+	token store.Token  // token of the stored session; "" while new
+	entry *store.Entry // the stored entry as last read or written (pending: to write); nil while new
 	// values and delta stay nil until something is put in them: most
 	// requests only read, and a map costs an allocation even when empty.
-	token  store.Token       // token of the stored session; "" while new
-	entry  *store.Entry      // the stored entry as last read or written (pending: to write); nil while new
 	values map[string][]byte // current view: stored values with the delta applied
 	delta  map[string][]byte // changes since load; a nil value is a delete
 	clear  bool              // Clear was called: the delta applies to an empty map
