@@ -269,8 +269,12 @@ func (a *App) SessionCookie(h http.Header) string {
 
 // redisOptions is the go-redis configuration of the Redis-backed
 // implementations: go-redis's defaults plus the counting dialer.
+//
+// RESP2, the protocol ours' redisstore.UniversalOptions picks (and the only
+// one gin-contrib's redigo speaks), so that every go-redis client does the
+// same work per reply.
 func redisOptions(env Env, rt *RoundTrips) *goredis.Options {
-	return &goredis.Options{Addr: env.RedisAddr, Dialer: rt.Dialer, PoolSize: env.PoolSize}
+	return &goredis.Options{Addr: env.RedisAddr, Dialer: rt.Dialer, PoolSize: env.PoolSize, Protocol: 2}
 }
 
 func newEngine() *gin.Engine {

@@ -27,7 +27,7 @@ func newClient(t testing.TB) *redis.Client {
 // timeout that tolerates a loaded test machine (-race, parallel packages).
 func failFast(o *redis.Options) {
 	u := redisstore.UniversalOptions()
-	o.MaxRetries, o.DialerRetries = u.MaxRetries, u.DialerRetries
+	o.MaxRetries, o.DialerRetries, o.Protocol = u.MaxRetries, u.DialerRetries, u.Protocol
 	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = time.Second, time.Second, time.Second
 	o.PoolTimeout, o.ContextTimeoutEnabled = 2*time.Second, true
 }

@@ -248,7 +248,7 @@ func TestNewFromURL(t *testing.T) {
 		}
 		o := s.Client().(*redis.Client).Options()
 		// go-redis turns MaxRetries -1 into 0 (no retries) when it builds the client.
-		if o.ReadTimeout != redisstore.DefaultReadTimeout || o.MaxRetries > 0 || !o.ContextTimeoutEnabled {
+		if o.ReadTimeout != redisstore.DefaultReadTimeout || o.MaxRetries > 0 || !o.ContextTimeoutEnabled || o.Protocol != 2 {
 			t.Errorf("fail-fast defaults not applied: %+v", o)
 		}
 		works(s)
@@ -257,13 +257,14 @@ func TestNewFromURL(t *testing.T) {
 			t.Errorf("Ping after Close of an owned client: %v", err)
 		}
 	}
-	s, err := redisstore.NewFromURL("redis://"+addr+"?read_timeout=2s", redisstore.Options{Prefix: prefix})
+	s, err := redisstore.NewFromURL("redis://"+addr+"?read_timeout=2s&protocol=3", redisstore.Options{Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := s.Client().(*redis.Client).Options(); o.ReadTimeout != 2*time.Second || o.DialTimeout != redisstore.DefaultDialTimeout {
-		t.Errorf("URL setting overridden: read %v, dial %v", o.ReadTimeout, o.DialTimeout)
+	if o := s.Client().(*redis.Client).Options(); o.ReadTimeout != 2*time.Second || o.DialTimeout != redisstore.DefaultDialTimeout || o.Protocol != 3 {
+		t.Errorf("URL setting overridden: read %v, dial %v, protocol %d", o.ReadTimeout, o.DialTimeout, o.Protocol)
 	}
+	works(s)
 	_ = s.Close()
 
 	for _, u := range []string{
