@@ -96,20 +96,22 @@ func (s *Session) graceRotate(ctx context.Context, now time.Time) {
 			vals[keyFinger] = raw
 		}
 	}
-	payload, err := s.m.seal(nextKey, vals)
+	ne := s.newEntry(nextKey, old.UserID, old.Created, old.AbsoluteDeadline, now, nil)
+	payload, err := s.m.seal(ne, vals)
 	if err != nil {
 		return
 	}
-	ne := s.newEntry(nextKey, old.UserID, old.Created, old.AbsoluteDeadline, now, payload)
-	fwdRaw, _ := store.EncodeValue(sealForward(oldTok, next), s.m.cfg.Limits)
-	fwdPayload, err := s.m.seal(old.Key, map[string][]byte{keyForward: fwdRaw})
-	if err != nil {
-		return
-	}
+	ne.Payload = payload
 	graceEnd := minTime(now.Add(s.m.cfg.RotateGrace), old.AbsoluteDeadline)
 	fe := &store.Entry{Key: old.Key, Version: old.Version + 1, UserID: old.UserID, Created: old.Created,
-		LastActivity: now, IdleDeadline: graceEnd, AbsoluteDeadline: graceEnd, Payload: fwdPayload}
+		LastActivity: now, IdleDeadline: graceEnd, AbsoluteDeadline: graceEnd}
 	fe.Normalize()
+	fwdRaw, _ := store.EncodeValue(sealForward(oldTok, next), s.m.cfg.Limits)
+	fwdPayload, err := s.m.seal(fe, map[string][]byte{keyForward: fwdRaw})
+	if err != nil {
+		return
+	}
+	fe.Payload = fwdPayload
 	if err := st.Put(ctx, ne, 0); err != nil {
 		s.m.cfg.Logger.Warn("ginsession: periodic rotation", "session", store.Handle(old.Key), "err", err)
 		return

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -25,6 +26,12 @@ var ErrRotateVetoed = errors.New("ginsession: rotation vetoed")
 
 // ErrNoUser: Login needs a user with a non-empty ID.
 var ErrNoUser = errors.New("ginsession: user has no id")
+
+// MaxUserIDLen is the longest User.ID Login accepts, in bytes (64 KiB less
+// 64: the id and two times make up an envelope's extra associated data,
+// at most 65,535 bytes); a longer one is an error wrapping
+// store.ErrTooLarge.
+const MaxUserIDLen = 64<<10 - 64
 
 // Login logs the request's session in as u: see Session.Login.
 func Login(c *gin.Context, u User) error { return Current(c).Login(u) }
@@ -59,13 +66,20 @@ func (s *Session) Login(u User) error {
 	if u.ID == "" {
 		return ErrNoUser
 	}
+	if len(u.ID) > MaxUserIDLen {
+		return wrap("login", fmt.Errorf("%w: user id of %d bytes, at most %d", store.ErrTooLarge, len(u.ID), MaxUserIDLen))
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.load(); err != nil {
 		return err
 	}
 	now := s.m.cfg.Now()
-	rawUser, err := store.EncodeValue(u, s.m.cfg.Limits)
+	// The id is the entry's user id, which the envelope binds: not sealed
+	// twice.
+	sealed := u
+	sealed.ID = ""
+	rawUser, err := store.EncodeValue(sealed, s.m.cfg.Limits)
 	if err != nil {
 		return wrap("login", err)
 	}
@@ -157,8 +171,6 @@ func (s *Session) rotate(reason, userID string, abs, created time.Time, deferPut
 	}
 	s.bindFingerprint(tok)
 	s.markRotated(now)
-	s.sealLifetime(created, abs)
-	s.del(keyLoginTime) // kept by records sealed before; the lifetime holds it now
 	if deferPut && s.size() > s.m.cfg.Limits.MaxSize {
 		// Refused here, as the seal below would, not by the commit.
 		s.restoreCSRF(oldCSRF)
@@ -175,12 +187,13 @@ func (s *Session) rotate(reason, userID string, abs, created time.Time, deferPut
 	if deferPut {
 		e = s.newEntry(key, userID, created, abs, now, nil)
 	} else {
-		payload, err := s.m.seal(key, s.values)
+		e = s.newEntry(key, userID, created, abs, now, nil)
+		payload, err := s.m.seal(e, s.values)
 		if err != nil {
 			s.restoreCSRF(oldCSRF)
 			return wrap("rotate", err)
 		}
-		e = s.newEntry(key, userID, created, abs, now, payload)
+		e.Payload = payload
 		if err := s.m.cfg.Store.Put(ctx, e, 0); err != nil {
 			if s.entry != nil {
 				s.reset() // the old entry is already ended
@@ -252,6 +265,9 @@ func (s *Session) User() (User, error) {
 		if err := store.DecodeValue(raw, u, s.m.cfg.Limits); err != nil {
 			return User{}, err
 		}
+		if u.ID == "" && s.entry != nil {
+			u.ID = s.entry.UserID // bound to the envelope, not sealed twice
+		}
 		s.user, s.userRaw = u, raw
 	}
 	return *s.user, nil
@@ -259,9 +275,9 @@ func (s *Session) User() (User, error) {
 
 // LoginTime returns when the user logged in; zero when anonymous. It is
 // the session's creation time: Login gives the session a new one, and
-// every later rotation keeps it. The store keeps that time in the clear, so
-// load checks it against the sealed copy (see Manager.bound): a store
-// writer cannot fake a recent login.
+// every later rotation keeps it. The store keeps that time in the clear,
+// and the envelope binds it (see Manager.seal): a store writer who edits it
+// breaks the session instead of faking a recent login.
 func (s *Session) LoginTime() (time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -15,6 +15,14 @@ import (
 // associated data, so no other kind of sealed record opens as a session.
 const recordSession byte = 's'
 
+// recordBound is the record type of session envelopes sealed with the
+// entry's user id, creation time and absolute deadline as associated data
+// (see Manager.seal): a store writer who edits any of them makes the
+// envelope fail to open, so none of them needs a sealed copy.
+// recordSession envelopes, which kept sealed copies instead, are still
+// opened.
+const recordBound byte = 'b'
+
 // ctxKey is the gin context key of the request's *Session.
 type ctxKey struct{}
 
@@ -179,3 +187,14 @@ func (m *Manager) readToken(r *http.Request) (store.Token, string) {
 var ErrNoSession = errors.New("ginsession: no session")
 
 func wrap(op string, err error) error { return fmt.Errorf("ginsession: %s: %w", op, err) }
+
+// RecordType is the record type of the envelopes the session layer seals
+// with [store.Keyring.SealWith]: their extra associated data is
+// [EnvelopeBindings] of the entry. For tools that read or write stored
+// sessions directly (importers, audits, tests).
+const RecordType = recordBound
+
+// EnvelopeBindings returns the extra associated data of e's envelope: its
+// user id, creation time and absolute deadline, so that a store writer who
+// edits any of them makes the envelope fail to open.
+func EnvelopeBindings(e *store.Entry) []byte { return bindings(nil, e) }

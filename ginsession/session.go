@@ -3,6 +3,7 @@ package ginsession
 import (
 	"context"
 	crand "crypto/rand"
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"sync"
@@ -174,9 +175,15 @@ func (s *Session) load() error {
 
 // open decrypts and decodes an entry's values, or gives a reject reason.
 func (m *Manager) open(e *store.Entry) (map[string][]byte, bool, string) {
-	plain, stale, err := m.cfg.Keyring.Open(e.Key, recordSession, e.Payload)
+	var buf [64]byte
+	plain, stale, err := m.cfg.Keyring.OpenWith(e.Key, recordBound, bindings(buf[:0], e), e.Payload)
 	if err != nil {
-		return nil, false, RejectDecrypt
+		// A record sealed before recordBound: its sealed copies of the
+		// entry's fields are checked by bound, and its next save re-seals it.
+		if plain, _, err = m.cfg.Keyring.Open(e.Key, recordSession, e.Payload); err != nil {
+			return nil, false, RejectDecrypt
+		}
+		stale = true
 	}
 	vals, err := store.DecodeRecord(plain, m.cfg.Limits)
 	if err != nil {
@@ -185,13 +192,35 @@ func (m *Manager) open(e *store.Entry) (map[string][]byte, bool, string) {
 	return vals, stale, ""
 }
 
-// seal encodes and seals values for the entry under key.
-func (m *Manager) seal(key string, values map[string][]byte) ([]byte, error) {
+// seal encodes and seals values as the payload of e, whose key, user id,
+// creation time and absolute deadline are bound into the envelope's
+// associated data (set them, normalized, before sealing).
+func (m *Manager) seal(e *store.Entry, values map[string][]byte) ([]byte, error) {
+	for _, k := range legacyKeys {
+		if values[k] != nil {
+			values = cloneMap(values)
+			for _, k := range legacyKeys {
+				delete(values, k)
+			}
+			break
+		}
+	}
 	rec, err := store.EncodeRecord(values, m.cfg.Limits)
 	if err != nil {
 		return nil, err
 	}
-	return m.cfg.Keyring.Seal(key, recordSession, rec)
+	var buf [64]byte
+	return m.cfg.Keyring.SealWith(e.Key, recordBound, bindings(buf[:0], e), rec)
+}
+
+// bindings appends the entry fields a recordBound envelope binds: the user
+// id (length-prefixed), then the creation time and absolute deadline in
+// Unix milliseconds, 8 bytes big-endian each.
+func bindings(buf []byte, e *store.Entry) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(e.UserID)))
+	buf = append(buf, e.UserID...)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(store.Millis(e.Created).UnixMilli()))
+	return binary.BigEndian.AppendUint64(buf, uint64(store.Millis(e.AbsoluteDeadline).UnixMilli()))
 }
 
 func (s *Session) reject(key, userID, reason string) {
@@ -579,15 +608,15 @@ func (s *Session) newEntry(key, userID string, created, abs, now time.Time, payl
 func (s *Session) create(ctx context.Context, now time.Time) error {
 	s.recordDevice()
 	abs := now.Add(s.m.cfg.AbsoluteTimeout)
-	s.sealLifetime(now, abs)
 	for range 3 {
 		tok := store.NewToken()
 		key := tok.Key()
-		payload, err := s.m.seal(key, s.values)
+		e := s.newEntry(key, "", now, abs, now, nil)
+		payload, err := s.m.seal(e, s.values)
 		if err != nil {
 			return wrap("save", err)
 		}
-		e := s.newEntry(key, "", now, abs, now, payload)
+		e.Payload = payload
 		err = s.m.cfg.Store.Put(ctx, e, 0)
 		if errors.Is(err, store.ErrConflict) {
 			continue // a 256-bit collision: take another token
@@ -609,11 +638,12 @@ func (s *Session) create(ctx context.Context, now time.Time) error {
 // as sealed; only its activity is the commit's.
 func (s *Session) createPending(ctx context.Context, now time.Time) error {
 	p := s.entry
-	payload, err := s.m.seal(p.Key, s.values)
+	e := s.newEntry(p.Key, p.UserID, p.Created, p.AbsoluteDeadline, now, nil)
+	payload, err := s.m.seal(e, s.values)
 	if err != nil {
 		return wrap("save", err)
 	}
-	e := s.newEntry(p.Key, p.UserID, p.Created, p.AbsoluteDeadline, now, payload)
+	e.Payload = payload
 	if err := s.m.cfg.Store.Put(ctx, e, 0); err != nil {
 		return wrap("save", err)
 	}
@@ -630,17 +660,18 @@ func (s *Session) update(ctx context.Context, now time.Time) error {
 	st := s.m.cfg.Store
 	for attempt := 0; ; attempt++ {
 		prev := s.entry
-		payload, err := s.m.seal(prev.Key, s.values)
-		if err != nil {
-			return wrap("save", err)
-		}
 		e := &store.Entry{
 			Key: prev.Key, Version: prev.Version + 1, UserID: prev.UserID,
 			Created: prev.Created, LastActivity: now,
 			IdleDeadline:     minTime(now.Add(s.m.cfg.IdleTimeout), prev.AbsoluteDeadline),
-			AbsoluteDeadline: prev.AbsoluteDeadline, Payload: payload,
+			AbsoluteDeadline: prev.AbsoluteDeadline,
 		}
 		e.Normalize()
+		payload, err := s.m.seal(e, s.values)
+		if err != nil {
+			return wrap("save", err)
+		}
+		e.Payload = payload
 		err = st.Put(ctx, e, prev.Version)
 		switch {
 		case err == nil:

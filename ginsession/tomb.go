@@ -74,10 +74,10 @@ func (m *Manager) tombstone(e *store.Entry) *store.Entry {
 		end = now.Add(time.Second)
 	}
 	raw, _ := store.EncodeValue(true, m.cfg.Limits)
-	payload, _ := m.seal(e.Key, map[string][]byte{keyTomb: raw})
 	t := &store.Entry{Key: e.Key, Version: e.Version + 1, Created: e.Created, LastActivity: now,
-		IdleDeadline: end, AbsoluteDeadline: end, Payload: payload}
+		IdleDeadline: end, AbsoluteDeadline: end}
 	t.Normalize()
+	t.Payload, _ = m.seal(t, map[string][]byte{keyTomb: raw})
 	return t
 }
 
@@ -88,11 +88,11 @@ func ignoreNotFound(err error) error {
 	return err
 }
 
-// keyAbs seals the session's lifetime inside it: its creation time and
-// absolute deadline. Stores keep both in the clear (for expiry, and the
-// creation time for listings and the session limit's order); the sealed
-// copy is the truth, so a store writer can neither stretch a session's life
-// nor fake a recent login (LoginTime is the creation time).
+// keyAbs sealed the session's lifetime inside records of type
+// recordSession (before recordBound bound it as associated data): its
+// creation time and absolute deadline, or in older records the deadline
+// alone. Such records are still read and checked against it (see
+// Manager.bound); their next save drops it.
 const keyAbs = "\x00a"
 
 // keyLoginTime held the login time in records sealed before keyAbs held the
@@ -110,16 +110,13 @@ type lifetime struct {
 	Life     int64    // absolute deadline minus Created, milliseconds
 }
 
-func (s *Session) sealLifetime(created, abs time.Time) {
-	c := store.Millis(created).UnixMilli()
-	lt := lifetime{Created: c, Life: store.Millis(abs).UnixMilli() - c}
-	if raw, err := store.EncodeValue(lt, s.m.cfg.Limits); err == nil {
-		s.put(keyAbs, raw)
-	}
-}
+// legacyKeys are the values only records of type recordSession hold.
+var legacyKeys = [...]string{keyAbs, keyLoginTime}
 
 // bound reports whether the entry's plaintext user id, creation time and
-// absolute deadline match what is sealed inside it.
+// absolute deadline match the values: for a recordBound envelope, which
+// binds all three, that a user value is there exactly when the entry has a
+// user id; for a recordSession one, also the sealed copies it holds.
 func (m *Manager) bound(e *store.Entry, vals map[string][]byte) bool {
 	_, ok := m.boundUser(e, vals)
 	return ok
@@ -133,6 +130,13 @@ func (m *Manager) boundUser(e *store.Entry, vals map[string][]byte) (*User, bool
 	if raw := vals[keyUser]; raw != nil {
 		u = new(User)
 		if store.DecodeValue(raw, u, m.cfg.Limits) != nil {
+			return nil, false
+		}
+		if u.ID == "" {
+			// recordBound: the id is the entry's, bound as associated data.
+			u.ID = e.UserID
+		}
+		if u.ID == "" {
 			return nil, false
 		}
 		id = u.ID

@@ -830,7 +830,7 @@ func resealWith(f func(t *T, e *env, key string, rec []byte) []byte) func(*T, *e
 		v := victimSession(e.a.client())
 		tok := v.token()
 		en := e.entry(tok.Key())
-		plain, _, err := e.kr.Open(en.Key, 's', en.Payload)
+		plain, _, err := e.kr.OpenWith(en.Key, ginsession.RecordType, ginsession.EnvelopeBindings(en), en.Payload)
 		require.NoError(t, err)
 		require.NoError(t, e.a.raw.setPayload(e.ctx(), en.Key, f(t, e, en.Key, plain)))
 		e.attack()
@@ -982,7 +982,7 @@ func bombs() []bomb {
 }
 
 // bombCase seals a hostile record with the app's own key ring for the
-// victim's key and record type 's', stores it through store.Store, and
+// victim's entry, as the session layer seals, stores it through store.Store, and
 // reads the session: rejected:corrupt, nothing served, bounded memory.
 func bombCase(name string, rec []byte) adversarial {
 	return adversarial{

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vedfolnir/sessions/ginsession"
 	"github.com/vedfolnir/sessions/internal/testserver"
 	"github.com/vedfolnir/sessions/store"
 )
@@ -105,7 +106,7 @@ func (e *env) entry(key string) *store.Entry {
 
 // open decrypts and decodes a stored entry the way the app would.
 func (e *env) open(en *store.Entry) (map[string][]byte, error) {
-	plain, _, err := e.kr.Open(en.Key, 's', en.Payload)
+	plain, _, err := e.kr.OpenWith(en.Key, ginsession.RecordType, ginsession.EnvelopeBindings(en), en.Payload)
 	if err != nil {
 		return nil, err
 	}
@@ -113,11 +114,11 @@ func (e *env) open(en *store.Entry) (map[string][]byte, error) {
 }
 
 // reseal replaces key's payload, through the store API, with plaintext
-// sealed by the app's own key ring for that key and record type 's'.
+// sealed by the app's own key ring as the session layer seals it.
 func (e *env) reseal(key string, plaintext []byte) {
 	e.t.Helper()
 	en := e.entry(key)
-	p, err := e.kr.Seal(key, 's', plaintext)
+	p, err := e.kr.SealWith(key, ginsession.RecordType, ginsession.EnvelopeBindings(en), plaintext)
 	if err != nil {
 		e.t.Fatalf("seal: %v", err)
 	}

@@ -69,7 +69,10 @@
 // allocation class. The associated data binds the version byte, the key
 // tag, a record type byte and the store key, so an envelope copied to
 // another entry, relabelled with another key tag or version, or read as
-// another kind of record does not open.
+// another kind of record does not open. [Keyring.SealWith] binds extra
+// bytes the caller keeps elsewhere: ginsession binds an entry's plaintext
+// user id, creation time and absolute deadline this way, so a store writer
+// who edits them breaks the envelope, at no stored byte.
 // [Keyring.Open] fails with exactly [ErrOpen] whatever went wrong, and never
 // falls back to another format.
 //

@@ -250,12 +250,19 @@ func aead(key *Key, storeKey string) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// additionalData binds an envelope to its header, its store key and its
-// record type: version ‖ key tag ‖ record type ‖ store key.
-func additionalData(buf []byte, header []byte, recordType byte, storeKey string) []byte {
+// additionalData binds an envelope to its header, its store key, its
+// record type and the caller's extra bytes: version ‖ key tag ‖ record type
+// ‖ store key, then, when extra is not nil, extra ‖ len(extra) as 2 bytes
+// big-endian (so the split between store key and extra is unambiguous).
+func additionalData(buf []byte, header []byte, recordType byte, storeKey string, extra []byte) []byte {
 	buf = append(buf, header[:1+keyTagSize]...)
 	buf = append(buf, recordType)
-	return append(buf, storeKey...)
+	buf = append(buf, storeKey...)
+	if extra != nil {
+		buf = append(buf, extra...)
+		buf = append(buf, byte(len(extra)>>8), byte(len(extra)))
+	}
+	return buf
 }
 
 // Seal encrypts plaintext for the entry under storeKey with the active key.
@@ -267,6 +274,19 @@ func additionalData(buf []byte, header []byte, recordType byte, storeKey string)
 // The result is version (1 byte) ‖ key tag (1) ‖ nonce (12) ‖ ciphertext ‖
 // tag (16): 30 bytes more than plaintext.
 func (k *Keyring) Seal(storeKey string, recordType byte, plaintext []byte) ([]byte, error) {
+	return k.SealWith(storeKey, recordType, nil, plaintext)
+}
+
+// SealWith is Seal with extra bytes bound into the associated data: the
+// envelope opens only with [Keyring.OpenWith] given the same extra. The
+// extra bytes are not stored; the caller keeps them (for instance, an
+// entry's plaintext fields, which then cannot be edited without the
+// envelope failing to open). At most 65,535 bytes. Use a record type either
+// always with extra bytes or never.
+func (k *Keyring) SealWith(storeKey string, recordType byte, extra, plaintext []byte) ([]byte, error) {
+	if len(extra) > 0xFFFF {
+		return nil, fmt.Errorf("store: seal: %d extra bytes, at most 65535", len(extra))
+	}
 	if k.Len() == 0 {
 		return nil, fmt.Errorf("%w: empty keyring", ErrKeyring)
 	}
@@ -279,8 +299,8 @@ func (k *Keyring) Seal(storeKey string, recordType byte, plaintext []byte) ([]by
 	out[0] = envVersion
 	out[1] = key.id[0]
 	_, _ = rand.Read(out[1+keyTagSize : envHeader]) // never fails (Go ≥ 1.24)
-	var adBuf [64]byte
-	ad := additionalData(adBuf[:0], out, recordType, storeKey)
+	var adBuf [96]byte
+	ad := additionalData(adBuf[:0], out, recordType, storeKey, extra)
 	return g.Seal(out, out[1+keyTagSize:envHeader], plaintext, ad), nil
 }
 
@@ -293,11 +313,17 @@ func (k *Keyring) Seal(storeKey string, recordType byte, plaintext []byte) ([]by
 // (there is no fallback to any other format), a wrong store key or record
 // type, any altered or truncated byte.
 func (k *Keyring) Open(storeKey string, recordType byte, sealed []byte) (plaintext []byte, stale bool, err error) {
-	if k == nil || len(sealed) < envOverhead || sealed[0] != envVersion {
+	return k.OpenWith(storeKey, recordType, nil, sealed)
+}
+
+// OpenWith opens an envelope made by [Keyring.SealWith] with the same extra
+// bytes; see Open.
+func (k *Keyring) OpenWith(storeKey string, recordType byte, extra, sealed []byte) (plaintext []byte, stale bool, err error) {
+	if k == nil || len(sealed) < envOverhead || sealed[0] != envVersion || len(extra) > 0xFFFF {
 		return nil, false, ErrOpen
 	}
-	var adBuf [64]byte
-	ad := additionalData(adBuf[:0], sealed, recordType, storeKey)
+	var adBuf [96]byte
+	ad := additionalData(adBuf[:0], sealed, recordType, storeKey, extra)
 	// The one-byte tag only narrows the search: keys whose tags collide
 	// (one pair in 256) are each tried, and the AEAD tells which sealed it.
 	for i := range k.keys {

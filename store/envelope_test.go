@@ -282,3 +282,38 @@ func TestKeyRedaction(t *testing.T) {
 		t.Fatalf("ID %q", k.ID())
 	}
 }
+
+// SealWith binds its extra bytes: the envelope opens with the same extra
+// only, and never as a plain Seal's (nil and empty extra differ too).
+func TestSealWithBindsExtra(t *testing.T) {
+	r, err := NewKeyring(bytes.Repeat([]byte{7}, KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := KeyFromToken(NewToken().String())
+	sealed, err := r.SealWith(sk, 'b', []byte("user-1|times"), []byte("values"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, _, err := r.OpenWith(sk, 'b', []byte("user-1|times"), sealed); err != nil || string(pt) != "values" {
+		t.Fatalf("OpenWith = %q, %v", pt, err)
+	}
+	for name, extra := range map[string][]byte{"other": []byte("user-2|times"), "nil": nil, "empty": {}, "shifted": []byte("user-1|time")} {
+		if _, _, err := r.OpenWith(sk, 'b', extra, sealed); err != ErrOpen {
+			t.Errorf("%s extra: err = %v, want ErrOpen", name, err)
+		}
+	}
+	if _, _, err := r.Open(sk, 'b', sealed); err != ErrOpen {
+		t.Errorf("Open without the extra: %v", err)
+	}
+	plain, err := r.Seal(sk, 'b', []byte("values"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.OpenWith(sk, 'b', []byte{}, plain); err != ErrOpen {
+		t.Errorf("a plain envelope opened with empty extra: %v", err)
+	}
+	if _, err := r.SealWith(sk, 'b', make([]byte, 1<<16), nil); err == nil {
+		t.Error("SealWith took 65,536 extra bytes")
+	}
+}
