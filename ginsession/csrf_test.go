@@ -19,8 +19,10 @@ import (
 	"github.com/vedfolnir/sessions/store"
 )
 
-func TestRequireCSRF(t *testing.T) {
-	a := newApp(t, nil, nil)
+// csrfRouter serves a's sessions behind RequireCSRF, with GET /token
+// answering the session's CSRF token.
+func csrfRouter(t *testing.T, a *app) *gin.Engine {
+	t.Helper()
 	csrf, err := ginsession.RequireCSRF(ginsession.CSRFOptions{})
 	require.NoError(t, err)
 	r := gin.New()
@@ -30,6 +32,12 @@ func TestRequireCSRF(t *testing.T) {
 		require.NoError(t, err)
 		c.String(200, tok)
 	})
+	return r
+}
+
+func TestRequireCSRF(t *testing.T) {
+	a := newApp(t, nil, nil)
+	r := csrfRouter(t, a)
 	changed := 0
 	r.POST("/change", func(c *gin.Context) { changed++; c.Status(204) })
 	srv := httptest.NewServer(r)
@@ -111,15 +119,7 @@ func TestRequireCSRF(t *testing.T) {
 func TestCSRFTokenIssuedBefore(t *testing.T) {
 	st := sqliteStore(t)
 	a := newApp(t, st, nil)
-	csrf, err := ginsession.RequireCSRF(ginsession.CSRFOptions{})
-	require.NoError(t, err)
-	r := gin.New()
-	r.Use(a.mgr.Middleware(), csrf)
-	r.GET("/token", func(c *gin.Context) {
-		tok, err := ginsession.CSRFToken(c)
-		require.NoError(t, err)
-		c.String(200, tok)
-	})
+	r := csrfRouter(t, a)
 	r.POST("/change", func(c *gin.Context) { c.Status(204) })
 	srv := newServer(t, r)
 
