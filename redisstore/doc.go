@@ -29,9 +29,10 @@
 //
 // # Memory
 //
-// The seed-shaped session (user id "1", a 164-byte sealed payload) takes
-// 280 bytes by MEMORY USAGE with the default prefix (48-byte key name,
-// 192-byte value allocation), and its share of an index bucket about 45
+// The seed session as ginsession stores it (user id "1", a 144-byte sealed
+// payload, a 163-byte value) takes 280 bytes by MEMORY USAGE with the
+// default prefix (48-byte key name, 192-byte value allocation; values up to
+// 188 bytes share that class), and its share of an index bucket about 45
 // bytes more (a 34-byte member and its score in a listpack, plus the
 // bucket's own overhead spread over its members). A key per user, as a
 // plain design would have, costs about 180 bytes per user instead; a
