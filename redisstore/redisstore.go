@@ -507,6 +507,13 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]*store.Entry, er
 			return nil, wrap(op, err)
 		}
 		e, h, err := decodeOwned(k, b)
+		if err == nil && e.UserID != userID {
+			if ob, ot := userIndex(s.users, e.UserID); ob == bucket && ot == tag {
+				// The owner's hash shares this user's bucket and tag: the
+				// member is the owner's own, not a stale one of this user.
+				continue
+			}
+		}
 		if err != nil || e.UserID != userID {
 			stale = append(stale, sessionName(tag, k))
 			continue
@@ -563,11 +570,19 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep string) (int
 	var gone []any
 	for i, c := range calls {
 		r, _ := c.result.(int64)
-		if r == 1 {
+		switch r {
+		case 1:
 			n++
+			gone = append(gone, sessionName(tag, keys[i]))
+		case 0:
+			gone = append(gone, sessionName(tag, keys[i]))
 		}
-		gone = append(gone, sessionName(tag, keys[i]))
+		// -1: the entry is someone else's. Its member may be theirs (their
+		// hash can share this user's bucket and tag), so it stays; ListUser
+		// tells the two cases apart.
 	}
-	_ = s.c.ZRem(ctx, bucket, gone...).Err() // best effort, as in ListUser
+	if len(gone) > 0 {
+		_ = s.c.ZRem(ctx, bucket, gone...).Err() // best effort, as in ListUser
+	}
 	return n, nil
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -296,5 +297,64 @@ func TestNewFromURL(t *testing.T) {
 		} else if strings.Contains(err.Error(), "pw") {
 			t.Errorf("%s: error shows the password: %v", u, err)
 		}
+	}
+}
+
+// collidingUsers returns two user ids whose index members share a bucket
+// and a tag (29 bits: a birthday search over a few tens of thousands ids).
+func collidingUsers(t *testing.T) (string, string) {
+	t.Helper()
+	probe := store.NewToken().Key()
+	seen := map[string]string{}
+	for i := range 1 << 20 {
+		id := "user-" + strconv.Itoa(i)
+		sig := redisstore.IndexKeyName("", id) + "|" + redisstore.IndexMember(id, probe)[:2]
+		if other, ok := seen[sig]; ok {
+			return other, id
+		}
+		seen[sig] = id
+	}
+	t.Fatal("no colliding user ids found")
+	return "", ""
+}
+
+// Two users whose hashes share a bucket and a member tag (1 pair in 2^29)
+// keep each other's members: listing or deleting one never unlists the
+// other's sessions.
+func TestIndexTagCollision(t *testing.T) {
+	s := newStore(t, newClient(t))
+	ctx := tctx(t)
+	a, b := collidingUsers(t)
+	ea, eb := entry(a, 8), entry(b, 8)
+	mustPut(t, s, ea, 0)
+	mustPut(t, s, eb, 0)
+	keys := func(uid string) []string {
+		t.Helper()
+		list, err := s.ListUser(ctx, uid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range list {
+			out = append(out, e.Key)
+		}
+		return out
+	}
+	for range 2 { // the second round sees what the first one pruned
+		if got := keys(a); !slices.Equal(got, []string{ea.Key}) {
+			t.Fatalf("ListUser(%q) = %v, want [%s]", a, got, ea.Key)
+		}
+		if got := keys(b); !slices.Equal(got, []string{eb.Key}) {
+			t.Fatalf("ListUser(%q) = %v, want [%s]", b, got, eb.Key)
+		}
+	}
+	if n, err := s.DeleteUser(ctx, a, ""); err != nil || n != 1 {
+		t.Fatalf("DeleteUser(%q) = %d, %v; want 1", a, n, err)
+	}
+	if got := keys(b); !slices.Equal(got, []string{eb.Key}) {
+		t.Fatalf("after DeleteUser(%q): ListUser(%q) = %v, want [%s]", a, b, got, eb.Key)
+	}
+	if got := keys(a); len(got) != 0 {
+		t.Fatalf("after DeleteUser(%q): ListUser(%q) = %v, want none", a, a, got)
 	}
 }
