@@ -96,11 +96,7 @@ func StoreKey(prefix, name string) (string, bool) {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	raw, ok := strings.CutPrefix(name, prefix+"s:")
-	if !ok || len(raw) != rawKeyLen {
-		return "", false
-	}
-	return base64.RawURLEncoding.EncodeToString([]byte(raw)), true
+	return memberKey(name, prefix+"s:")
 }
 
 // rawKeyLen is the length of a store key's raw bytes.
@@ -167,7 +163,8 @@ func IndexMember(userID, key string) string {
 	return sessionName(tag, key)
 }
 
-// memberKey returns the store key of a member carrying tag.
+// memberKey returns the store key whose raw bytes follow head in m (an
+// index member after its tag, or a key name after its base).
 func memberKey(m, tag string) (string, bool) {
 	raw, ok := strings.CutPrefix(m, tag)
 	if !ok || len(raw) != rawKeyLen {
