@@ -165,8 +165,8 @@ func IndexMember(userID, key string) string {
 
 // memberKey returns the store key whose raw bytes follow head in m (an
 // index member after its tag, or a key name after its base).
-func memberKey(m, tag string) (string, bool) {
-	raw, ok := strings.CutPrefix(m, tag)
+func memberKey(m, head string) (string, bool) {
+	raw, ok := strings.CutPrefix(m, head)
 	if !ok || len(raw) != rawKeyLen {
 		return "", false
 	}
