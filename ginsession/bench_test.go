@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/vedfolnir/sessions/ginsession"
+	"github.com/vedfolnir/sessions/internal/testapp"
 )
 
 // BenchmarkMiddleware measures the middleware on SQLite: a route that never
@@ -16,7 +17,7 @@ import (
 // values set after it. The no-middleware row is the ceiling.
 func BenchmarkMiddleware(b *testing.B) {
 	st := sqliteStore(b)
-	mgr, err := ginsession.NewManager(ginsession.Config{Store: st, Keyring: testKeyring(b), InsecureCookie: true})
+	mgr, err := ginsession.NewManager(ginsession.Config{Store: st, Keyring: testapp.Keyring(b), InsecureCookie: true})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/vedfolnir/sessions/dbstore"
 	"github.com/vedfolnir/sessions/ginsession"
+	"github.com/vedfolnir/sessions/internal/testapp"
 	"github.com/vedfolnir/sessions/store"
 )
 
@@ -71,13 +72,6 @@ func sqliteStore(t testing.TB) *dbstore.Store {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
 	return st
-}
-
-func testKeyring(t testing.TB) *store.Keyring {
-	t.Helper()
-	kr, err := store.ParseKeyring(store.GenerateKey())
-	require.NoError(t, err)
-	return kr
 }
 
 // clock is an injectable clock for timeout tests.
@@ -141,7 +135,7 @@ func newApp(t testing.TB, st store.Store, tweak func(*ginsession.Config)) *app {
 	a := &app{t: t, store: &counting{Store: st}, events: &eventLog{}}
 	cfg := ginsession.Config{
 		Store:          a.store,
-		Keyring:        testKeyring(t),
+		Keyring:        testapp.Keyring(t),
 		InsecureCookie: true, // httptest serves plain HTTP; the cookie jar drops Secure cookies there
 		OnEvent:        []ginsession.EventHandler{a.events.add},
 	}
@@ -175,28 +169,7 @@ func newApp(t testing.TB, st store.Store, tweak func(*ginsession.Config)) *app {
 		}
 		c.String(200, "set")
 	})
-	r.POST("/login/:id", func(c *gin.Context) {
-		if err := ginsession.Login(c, ginsession.User{ID: c.Param("id"), Username: "u" + c.Param("id"), Role: "user"}); err != nil {
-			c.String(500, err.Error())
-			return
-		}
-		c.String(200, "in")
-	})
-	r.POST("/logout", func(c *gin.Context) {
-		if err := ginsession.Logout(c); err != nil {
-			c.String(500, err.Error())
-			return
-		}
-		c.String(200, "out")
-	})
-	r.GET("/whoami", func(c *gin.Context) {
-		u, ok := ginsession.CurrentUser(c)
-		if !ok {
-			c.String(200, "anonymous")
-			return
-		}
-		c.String(200, u.ID)
-	})
+	testapp.IdentityRoutes(r)
 	r.GET("/keys", func(c *gin.Context) {
 		keys, err := ginsession.Current(c).Keys()
 		if err != nil {

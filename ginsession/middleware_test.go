@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vedfolnir/sessions/ginsession"
+	"github.com/vedfolnir/sessions/internal/testapp"
 	"github.com/vedfolnir/sessions/store"
 )
 
@@ -345,7 +346,7 @@ func TestTamperedPayloadIsFreshSession(t *testing.T) {
 
 func TestCookieAttributes(t *testing.T) {
 	st := sqliteStore(t)
-	kr := testKeyring(t)
+	kr := testapp.Keyring(t)
 	cases := []struct {
 		name string
 		cfg  ginsession.Config
@@ -383,7 +384,7 @@ func TestCookieAttributes(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	st := sqliteStore(t)
-	kr := testKeyring(t)
+	kr := testapp.Keyring(t)
 	cases := []struct {
 		name  string
 		cfg   ginsession.Config

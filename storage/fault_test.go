@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vedfolnir/sessions/ginsession"
+	"github.com/vedfolnir/sessions/internal/testapp"
 	"github.com/vedfolnir/sessions/internal/testserver"
 	"github.com/vedfolnir/sessions/redisstore"
 	"github.com/vedfolnir/sessions/storage"
@@ -21,7 +22,7 @@ func startFaultApp(t *testing.T, redisAddr, databaseURL string) *app {
 		"SESSION_STORAGE": "hybrid", "REDIS_URL": "redis://" + redisAddr,
 		"REDIS_SESSION_PREFIX": "fault:", "DATABASE_URL": databaseURL,
 	}
-	a := startApp(t, env, keyring(t), storage.Options{Logger: quiet})
+	a := startApp(t, env, testapp.Keyring(t), storage.Options{Logger: quiet})
 	t.Cleanup(func() { a.stop(t) })
 	return a
 }

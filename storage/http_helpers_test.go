@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/vedfolnir/sessions/ginsession"
+	"github.com/vedfolnir/sessions/internal/testapp"
 	"github.com/vedfolnir/sessions/storage"
 	"github.com/vedfolnir/sessions/store"
 )
@@ -118,28 +119,7 @@ func startApp(t testing.TB, env map[string]string, kr *store.Keyring, opts stora
 		}
 		c.String(200, "ok")
 	})
-	r.POST("/login/:id", func(c *gin.Context) {
-		if err := ginsession.Login(c, ginsession.User{ID: c.Param("id"), Username: "u" + c.Param("id"), Role: "user"}); err != nil {
-			c.String(500, err.Error())
-			return
-		}
-		c.String(200, "in")
-	})
-	r.POST("/logout", func(c *gin.Context) {
-		if err := ginsession.Logout(c); err != nil {
-			c.String(500, err.Error())
-			return
-		}
-		c.String(200, "out")
-	})
-	r.GET("/whoami", func(c *gin.Context) {
-		u, ok := ginsession.CurrentUser(c)
-		if !ok {
-			c.String(200, "anonymous")
-			return
-		}
-		c.String(200, u.ID)
-	})
+	testapp.IdentityRoutes(r)
 	a.srv = httptest.NewServer(r)
 	return a
 }

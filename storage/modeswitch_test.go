@@ -5,6 +5,7 @@ import (
 	"maps"
 	"testing"
 
+	"github.com/vedfolnir/sessions/internal/testapp"
 	"github.com/vedfolnir/sessions/internal/testserver"
 	"github.com/vedfolnir/sessions/redisstore"
 	"github.com/vedfolnir/sessions/storage"
@@ -30,15 +31,6 @@ func phase(t *testing.T, prev *app, env map[string]string, mode storage.Mode, kr
 	return a
 }
 
-func keyring(t testing.TB) *store.Keyring {
-	t.Helper()
-	kr, err := store.ParseKeyring(store.GenerateKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kr
-}
-
 // hybrid → database (rollback) → hybrid: every session keeps its latest
 // values, a logout in database mode stays a logout, a session created in
 // database mode lives on, and the Redis copies from before the rollback,
@@ -47,7 +39,7 @@ func TestModeSwitchHybridDatabaseHybrid(t *testing.T) {
 	rURL := redisURL(t)
 	prefix := testserver.Prefix(t)
 	env := map[string]string{"REDIS_URL": rURL, "REDIS_SESSION_PREFIX": prefix, "DATABASE_URL": sqlitePath(t)}
-	kr := keyring(t)
+	kr := testapp.Keyring(t)
 	bs := make([]*browser, 6)
 
 	a := phase(t, nil, env, storage.ModeHybrid, kr)
@@ -118,7 +110,7 @@ func TestModeSwitchHybridDatabaseHybrid(t *testing.T) {
 // mode; a logout in hybrid mode stays one.
 func TestModeSwitchRedisHybridDatabase(t *testing.T) {
 	env := map[string]string{"REDIS_URL": redisURL(t), "REDIS_SESSION_PREFIX": testserver.Prefix(t), "DATABASE_URL": sqlitePath(t)}
-	kr := keyring(t)
+	kr := testapp.Keyring(t)
 	bs := make([]*browser, 6)
 
 	a := phase(t, nil, env, storage.ModeRedis, kr)
@@ -175,7 +167,7 @@ func TestModeSwitchRedisHybridDatabase(t *testing.T) {
 // the logged-out cookie finds no session.
 func TestModeSwitchHybridRedisHybridDatabase(t *testing.T) {
 	env := map[string]string{"REDIS_URL": redisURL(t), "REDIS_SESSION_PREFIX": testserver.Prefix(t), "DATABASE_URL": sqlitePath(t)}
-	kr := keyring(t)
+	kr := testapp.Keyring(t)
 	bs := make([]*browser, 3)
 
 	a := phase(t, nil, env, storage.ModeHybrid, kr)
@@ -226,7 +218,7 @@ func TestModeSwitchHybridRedisHybridDatabase(t *testing.T) {
 func TestModeSwitchRedisDataLossNoZombie(t *testing.T) {
 	rp := testserver.StartRedis(t)
 	env := map[string]string{"REDIS_URL": "redis://" + rp.Addr, "REDIS_SESSION_PREFIX": "loss:", "DATABASE_URL": sqlitePath(t)}
-	kr := keyring(t)
+	kr := testapp.Keyring(t)
 	b0, b1 := newBrowser(t), newBrowser(t)
 
 	a := phase(t, nil, env, storage.ModeHybrid, kr)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vedfolnir/sessions/ginsession/live"
+	"github.com/vedfolnir/sessions/internal/testapp"
 	"github.com/vedfolnir/sessions/internal/testserver"
 )
 
@@ -70,7 +71,7 @@ func post(t *testing.T, tab context.Context, path string) int {
 // leaves for the login page on logout.
 func TestScriptInBrowser(t *testing.T) {
 	b := live.NewLocalBroker()
-	a := newInstance(t, dbFile(t), newKeyring(t), b, live.Options{})
+	a := newInstance(t, dbFile(t), testapp.Keyring(t), b, live.Options{})
 	tab1 := chromium(t)
 	require.NoError(t, chromedp.Do(tab1, chromedp.Navigate(a.srv.URL+"/bye")))
 	require.Equal(t, 200, post(t, tab1, "/login/1"))

@@ -31,13 +31,6 @@ func TestMain(m *testing.M) { testserver.Main(m) }
 
 func init() { gin.SetMode(gin.TestMode) }
 
-func newKeyring(t testing.TB) *store.Keyring {
-	t.Helper()
-	kr, err := store.ParseKeyring(store.GenerateKey())
-	require.NoError(t, err)
-	return kr
-}
-
 // instance is one app instance: its own store handle on the shared SQLite
 // file, its own session manager, its own broker client, its own server.
 type instance struct {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/vedfolnir/sessions/ginsession"
 	"github.com/vedfolnir/sessions/ginsession/live"
+	"github.com/vedfolnir/sessions/internal/testapp"
 	"github.com/vedfolnir/sessions/internal/testserver"
 	"github.com/vedfolnir/sessions/redisstore"
 	"github.com/vedfolnir/sessions/store"
@@ -83,7 +84,7 @@ func syncFlow(t *testing.T, a, b *instance) {
 // Two instances: each its own session manager and store handle on one
 // SQLite file, each its own Redis client; events cross through Redis.
 func TestCrossInstanceRedis(t *testing.T) {
-	kr, db, prefix := newKeyring(t), dbFile(t), testserver.Prefix(t)
+	kr, db, prefix := testapp.Keyring(t), dbFile(t), testserver.Prefix(t)
 	a := newInstance(t, db, kr, redisBroker(t, prefix), live.Options{})
 	b := newInstance(t, db, kr, redisBroker(t, prefix), live.Options{})
 	syncFlow(t, a, b)
@@ -91,7 +92,7 @@ func TestCrossInstanceRedis(t *testing.T) {
 
 // The same with the sessions in one PostgreSQL schema.
 func TestCrossInstanceRedisPostgres(t *testing.T) {
-	kr, dsn, prefix := newKeyring(t), testserver.Postgres(t), testserver.Prefix(t)
+	kr, dsn, prefix := testapp.Keyring(t), testserver.Postgres(t), testserver.Prefix(t)
 	a := newInstance(t, dsn, kr, redisBroker(t, prefix), live.Options{})
 	b := newInstance(t, dsn, kr, redisBroker(t, prefix), live.Options{})
 	syncFlow(t, a, b)
@@ -99,14 +100,14 @@ func TestCrossInstanceRedisPostgres(t *testing.T) {
 
 // One instance with the in-process broker.
 func TestLocalBroker(t *testing.T) {
-	a := newInstance(t, dbFile(t), newKeyring(t), live.NewLocalBroker(), live.Options{})
+	a := newInstance(t, dbFile(t), testapp.Keyring(t), live.NewLocalBroker(), live.Options{})
 	syncFlow(t, a, a)
 }
 
 // Rotation: the stream gets "rotated" with the new handle and ends; the
 // client reconnects with the new cookie and keeps receiving.
 func TestRotatedReconnects(t *testing.T) {
-	a := newInstance(t, dbFile(t), newKeyring(t), live.NewLocalBroker(), live.Options{})
+	a := newInstance(t, dbFile(t), testapp.Keyring(t), live.NewLocalBroker(), live.Options{})
 	br := newBrowser(t)
 	br.must("POST", a.srv.URL+"/login/1")
 	oldHandle := br.must("GET", a.srv.URL+"/handle")
@@ -133,7 +134,7 @@ func TestRotatedReconnects(t *testing.T) {
 
 // An anonymous session logging in is a rotation for its stream.
 func TestLoginRotatesAnonymousStream(t *testing.T) {
-	a := newInstance(t, dbFile(t), newKeyring(t), live.NewLocalBroker(), live.Options{})
+	a := newInstance(t, dbFile(t), testapp.Keyring(t), live.NewLocalBroker(), live.Options{})
 	br := newBrowser(t)
 	br.must("POST", a.srv.URL+"/anon")
 	st, code, _ := br.openSSE(a.srv.URL+"/events", nil)
@@ -148,7 +149,7 @@ func TestLoginRotatesAnonymousStream(t *testing.T) {
 // Revoking a session from another one reaches the revoked session's
 // stream, which ends; its cookie is then refused.
 func TestRevoked(t *testing.T) {
-	a := newInstance(t, dbFile(t), newKeyring(t), live.NewLocalBroker(), live.Options{})
+	a := newInstance(t, dbFile(t), testapp.Keyring(t), live.NewLocalBroker(), live.Options{})
 	laptop, phone := newBrowser(t), newBrowser(t)
 	laptop.must("POST", a.srv.URL+"/login/1")
 	phone.must("POST", a.srv.URL+"/login/1")
@@ -172,7 +173,7 @@ func TestRevoked(t *testing.T) {
 // topic is skipped without breaking the stream.
 func TestTopicsAndForeignMessages(t *testing.T) {
 	b := live.NewLocalBroker()
-	a := newInstance(t, dbFile(t), newKeyring(t), b, live.Options{})
+	a := newInstance(t, dbFile(t), testapp.Keyring(t), b, live.Options{})
 	br := newBrowser(t)
 	br.must("POST", a.srv.URL+"/login/42")
 	handle := br.must("GET", a.srv.URL+"/handle")
@@ -205,7 +206,7 @@ func TestTopicsAndForeignMessages(t *testing.T) {
 }
 
 func TestRefusedWithoutSession(t *testing.T) {
-	a := newInstance(t, dbFile(t), newKeyring(t), live.NewLocalBroker(), live.Options{})
+	a := newInstance(t, dbFile(t), testapp.Keyring(t), live.NewLocalBroker(), live.Options{})
 	name := a.mgr.CookieName()
 	cases := []struct{ name, cookie string }{
 		{"no cookie", ""},
@@ -230,7 +231,7 @@ func TestRefusedWithoutSession(t *testing.T) {
 }
 
 func TestHeartbeatAndMaxDuration(t *testing.T) {
-	a := newInstance(t, dbFile(t), newKeyring(t), live.NewLocalBroker(),
+	a := newInstance(t, dbFile(t), testapp.Keyring(t), live.NewLocalBroker(),
 		live.Options{Heartbeat: 30 * time.Millisecond, MaxDuration: 400 * time.Millisecond})
 	br := newBrowser(t)
 	br.must("POST", a.srv.URL+"/login/1")
@@ -248,7 +249,7 @@ func TestHeartbeatAndMaxDuration(t *testing.T) {
 // The stream ends at the session's deadline (idle here), so the client's
 // reconnect finds the expired session gone.
 func TestStreamEndsAtSessionDeadline(t *testing.T) {
-	a := newInstance(t, dbFile(t), newKeyring(t), live.NewLocalBroker(), live.Options{},
+	a := newInstance(t, dbFile(t), testapp.Keyring(t), live.NewLocalBroker(), live.Options{},
 		func(c *ginsession.Config) { c.IdleTimeout = 400 * time.Millisecond })
 	br := newBrowser(t)
 	br.must("POST", a.srv.URL+"/login/1")
@@ -261,7 +262,7 @@ func TestStreamEndsAtSessionDeadline(t *testing.T) {
 }
 
 func TestLastEventID(t *testing.T) {
-	a := newInstance(t, dbFile(t), newKeyring(t), live.NewLocalBroker(), live.Options{})
+	a := newInstance(t, dbFile(t), testapp.Keyring(t), live.NewLocalBroker(), live.Options{})
 	cases := []struct {
 		name, header string
 		resync       bool
@@ -309,7 +310,7 @@ func TestNoLeakOnDisconnect(t *testing.T) {
 			if kind == "redis" {
 				b = redisBroker(t, testserver.Prefix(t))
 			}
-			a := newInstance(t, dbFile(t), newKeyring(t), b, live.Options{})
+			a := newInstance(t, dbFile(t), testapp.Keyring(t), b, live.Options{})
 			br := newBrowser(t)
 			br.must("POST", a.srv.URL+"/login/1")
 			br.must("GET", a.srv.URL+"/whoami")
@@ -410,7 +411,7 @@ func TestNothingSecretOnTheWire(t *testing.T) {
 		}
 	}()
 
-	a := newInstance(t, dbFile(t), newKeyring(t), redisBroker(t, prefix), live.Options{})
+	a := newInstance(t, dbFile(t), testapp.Keyring(t), redisBroker(t, prefix), live.Options{})
 	br := newBrowser(t)
 	const userID = "alice@example.com"
 	br.must("POST", a.srv.URL+"/login/"+userID)
@@ -442,7 +443,7 @@ func TestNothingSecretOnTheWire(t *testing.T) {
 }
 
 func TestStateHandler(t *testing.T) {
-	a := newInstance(t, dbFile(t), newKeyring(t), live.NewLocalBroker(), live.Options{})
+	a := newInstance(t, dbFile(t), testapp.Keyring(t), live.NewLocalBroker(), live.Options{})
 	br := newBrowser(t)
 	state := func() (live.State, string) {
 		t.Helper()
@@ -480,7 +481,7 @@ func TestStateHandler(t *testing.T) {
 }
 
 func TestScriptHandler(t *testing.T) {
-	a := newInstance(t, dbFile(t), newKeyring(t), live.NewLocalBroker(), live.Options{})
+	a := newInstance(t, dbFile(t), testapp.Keyring(t), live.NewLocalBroker(), live.Options{})
 	resp, err := http.Get(a.srv.URL + "/live.js")
 	require.NoError(t, err)
 	defer resp.Body.Close()
