@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 
@@ -115,7 +116,9 @@ func sessionName(base, key string) string {
 		// session.
 		return base + "!" + key
 	}
-	return string(b)
+	// b is never written again: the string can share it, saving a copy on
+	// every store call.
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // IndexBuckets is the number of sorted sets the per-user index is spread
