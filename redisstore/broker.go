@@ -16,7 +16,8 @@ const MaxTopicLen = 128
 // reader; further messages are dropped until it catches up.
 const SubscriptionBuffer = 64
 
-// channel is the Redis channel of a topic: prefix + "events:" + topic.
+// channel is the Redis channel of a topic: the namespace, "events:", then
+// the topic (see SessionKeyPrefix for the namespace).
 func (s *Store) channel(op, topic string) (string, error) {
 	if err := validName("topic", topic, MaxTopicLen); err != nil {
 		return "", fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrInvalid, err)
@@ -24,7 +25,7 @@ func (s *Store) channel(op, topic string) (string, error) {
 	return s.events + topic, nil
 }
 
-// Publish sends msg on the topic's channel, {prefix}events:{topic}. On a
+// Publish sends msg on the topic's channel, {namespace}events:{topic}. On a
 // Cluster it uses sharded pub/sub (SPUBLISH, Redis 7), so a message
 // travels only within the shard that owns the channel instead of being
 // broadcast over the whole cluster bus. A topic is printable ASCII without

@@ -8,17 +8,34 @@
 //
 // # Keys
 //
-// A session lives at {prefix}s:{key}, where key is the 32 raw bytes behind
-// the 43-character store key ([store.KeyFromToken]); [KeyName] and
-// [StoreKey] convert between the two for tools that walk the keys. Binary
-// names keep the seed session's key in Redis's 48-byte allocation class
-// (the base64 name would take 80 bytes). Anything that is not a store key
-// is refused with [store.ErrInvalid] before any call. The per-user index is
-// spread over [IndexBuckets] sorted sets {prefix}u:{4 hex digits}, chosen by
-// a SHA-256 of the user id ([IndexKeyName]); a member is a 2-byte tag of
-// the same hash and the session's 32 raw key bytes. No byte of a user id
-// reaches a key or a member, so ids such as "*" or "a:b" are harmless. The
-// store never uses KEYS or SCAN.
+// Every key name is printable ASCII without spaces, so `redis-cli --scan
+// --pattern 'vedfolnir:*' | xargs ...`, `wc -l` and Redis GUIs work. The
+// prefix rule: a prefix that ends in "session:" (the seed's
+// REDIS_SESSION_PREFIX=vedfolnir:session:) is the session keys' own, and
+// the index and event names go beside them under the part before it; any
+// other prefix (the default "vedfolnir:") is the namespace, and "session:"
+// is appended for the sessions. Both give the seed's shape:
+//
+//	vedfolnir:session:{id}         a session (a string)
+//	vedfolnir:users:{4 hex digits} a bucket of the per-user index (a sorted set)
+//	vedfolnir:events:{topic}       a pub/sub channel
+//
+// The id is the first [IDLen] (26) characters of the 43-character store key
+// ([store.KeyFromToken], base64url), which keeps the seed session's name at
+// 44 bytes, in Redis's 48-byte allocation class; [KeyName] builds it and
+// [IsKeyName] recognises one. Anything that is not a store key is refused
+// with [store.ErrInvalid] before any call. The per-user index is spread
+// over [IndexBuckets] sorted sets chosen by a SHA-256 of the user id
+// ([IndexKeyName]); a member is a 2-byte tag of the same hash and the
+// session's 32 raw key bytes ([IndexMember]; binary, to keep the index
+// small). No byte of a user id reaches a key or a member, so ids such as
+// "*" or "a:b" are harmless. No name has braces, so none carries a Cluster
+// hash tag. The store's own paths never use KEYS or SCAN.
+//
+// Earlier versions named sessions {prefix}s: followed by 32 raw bytes and
+// buckets {prefix}u:{4 hex digits}. [Store.MigrateKeys] moves such keys to
+// the new names online, with SCAN over the old names of the store's own
+// prefix; run it once after deploying.
 //
 // # Values
 //
@@ -29,15 +46,17 @@
 //
 // # Memory
 //
-// The seed session as ginsession stores it (user id "1", a 144-byte sealed
-// payload, a 163-byte value) takes 280 bytes by MEMORY USAGE with the
-// default prefix (48-byte key name, 192-byte value allocation; values up to
-// 188 bytes share that class), and its share of an index bucket about 45
-// bytes more (a 34-byte member and its score in a listpack, plus the
-// bucket's own overhead spread over its members). A key per user, as a
-// plain design would have, costs about 180 bytes per user instead; a
-// fixed-width value header would push the value into the next allocation
-// class.
+// The seed session as ginsession stores it (user id "1", a 161-byte sealed
+// payload, a 184-byte value) takes 280 bytes by MEMORY USAGE with the
+// default prefix (a 44-byte key name in the 48-byte class, 192-byte value
+// allocation; values up to 188 bytes share that class), and its share of
+// an index bucket about 45 bytes more (a 34-byte member and its score in a
+// listpack, plus the bucket's own overhead spread over its members): 325
+// bytes. 250,000 such sessions of 31,250 users take 96.8 MB of
+// used_memory, about 387 bytes each with Redis's hash tables. A key per
+// user, as a plain design would have, costs about 180 bytes per user
+// instead; a fixed-width value header would push the value into the next
+// allocation class.
 //
 // # Atomicity and round trips
 //

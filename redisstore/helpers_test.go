@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,19 +47,25 @@ func mustPut(t testing.TB, s store.Store, e *store.Entry, prev uint64) {
 	}
 }
 
+// namespace applies the prefix rule independently of the package: a
+// prefix ending in "session:" loses it.
+func namespace(prefix string) string {
+	if prefix == "" {
+		prefix = "vedfolnir:"
+	}
+	return strings.TrimSuffix(prefix, "session:")
+}
+
 // userIndexKey is the Redis key of uid's index bucket, computed
 // independently of the package.
 func userIndexKey(prefix, uid string) string {
 	sum := sha256.Sum256([]byte(uid))
-	return fmt.Sprintf("%su:%04x", prefix, binary.BigEndian.Uint16(sum[:2])&(redisstore.IndexBuckets-1))
+	return fmt.Sprintf("%susers:%04x", namespace(prefix), binary.BigEndian.Uint16(sum[:2])&(redisstore.IndexBuckets-1))
 }
 
 // sessionKeyName is the Redis key of a store key, computed independently
-// of the package.
+// of the package: the namespace, "session:", the key's first 26
+// characters.
 func sessionKeyName(prefix, key string) string {
-	raw, err := base64.RawURLEncoding.DecodeString(key)
-	if err != nil {
-		panic(err)
-	}
-	return prefix + "s:" + string(raw)
+	return namespace(prefix) + "session:" + key[:26]
 }

@@ -1,9 +1,18 @@
 package redisstore_test
 
 import (
+	"context"
 	"crypto/rand"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vedfolnir/sessions/internal/testserver"
 
 	"github.com/vedfolnir/sessions/redisstore"
 	"github.com/vedfolnir/sessions/store"
@@ -116,4 +125,71 @@ func TestMemoryUsage(t *testing.T) {
 		t.Fatal(err)
 	}
 	measure("after GetTouch rewrote it")
+}
+
+// With REDISSTORE_MEMORY_SESSIONS=n (250000 for the documented figure),
+// n seed-shaped sessions of n/8 users under the default prefix, written
+// into a private redis-server, must keep used_memory within 400 bytes per
+// session over the empty server (under 100 MB at 250,000). Skipped
+// otherwise: it takes about a minute on two cores.
+func TestUsedMemory(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("REDISSTORE_MEMORY_SESSIONS"))
+	if n <= 0 {
+		t.Skip("set REDISSTORE_MEMORY_SESSIONS=250000 to measure used_memory")
+	}
+	rp := testserver.StartRedis(t)
+	c := redis.NewClient(&redis.Options{Addr: rp.Addr})
+	defer c.Close()
+	s, err := redisstore.New(c, redisstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	used := func() int64 {
+		info, err := c.Info(ctx, "memory").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(info, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+				x, _ := strconv.ParseInt(v, 10, 64)
+				return x
+			}
+		}
+		t.Fatal("no used_memory")
+		return 0
+	}
+	empty := used()
+	payload := seedPayload(t, store.NewToken().Key()) // one payload's size is what counts
+	now := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 8 {
+				e := &store.Entry{
+					Key: store.NewToken().Key(), Version: 1, UserID: strconv.Itoa(i%(n/8+1) + 1),
+					Created: now.Add(-time.Hour), LastActivity: now, IdleDeadline: now.Add(2 * time.Hour),
+					AbsoluteDeadline: now.Add(-time.Hour).Add(30 * 24 * time.Hour), Payload: payload,
+				}
+				e.Normalize()
+				if err := s.Put(ctx, e, 0); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	total := used() - empty
+	t.Logf("%d sessions: used_memory %d bytes over the empty server (%.1f MB), %d bytes per session", n, total, float64(total)/1e6, total/int64(n))
+	if total/int64(n) > 400 {
+		t.Errorf("%d bytes per session, want <= 400", total/int64(n))
+	}
 }

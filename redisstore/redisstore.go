@@ -3,16 +3,11 @@ package redisstore
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 
@@ -24,9 +19,9 @@ import (
 type Store struct {
 	c       redis.UniversalClient
 	opts    Options
-	sess    string // prefix + "s:"
-	users   string // prefix + "u:"
-	events  string // prefix + "events:"
+	sess    string // session key names: see SessionKeyPrefix
+	users   string // index bucket names
+	events  string // channel names
 	cluster bool   // sharded pub/sub
 	owned   bool   // Close closes c
 }
@@ -52,15 +47,19 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("redisstore: %w", err)
 	}
 	_, cluster := client.(*redis.ClusterClient)
+	n := namesOf(opts.Prefix)
 	return &Store{
 		c:       client,
 		opts:    opts,
-		sess:    opts.Prefix + "s:",
-		users:   opts.Prefix + "u:",
-		events:  opts.Prefix + "events:",
+		sess:    n.sess,
+		users:   n.users,
+		events:  n.events,
 		cluster: cluster,
 	}, nil
 }
+
+// Prefix returns the key prefix the store was built with (after defaults).
+func (s *Store) Prefix() string { return s.opts.Prefix }
 
 // Client returns the client the store uses.
 func (s *Store) Client() redis.UniversalClient { return s.c }
@@ -77,104 +76,6 @@ func (s *Store) Close() error {
 // sessionKey is the Redis key of a store key. Only valid store keys get
 // here: no other input ever shapes a key.
 func (s *Store) sessionKey(key string) string { return sessionName(s.sess, key) }
-
-// KeyName returns the Redis key name that holds the session under the store
-// key key, for a store with the given prefix ("" for [DefaultPrefix]): the
-// prefix, "s:", then the key's 32 raw bytes. "" when key is not a store key.
-func KeyName(prefix, key string) string {
-	if !store.ValidKey(key) {
-		return ""
-	}
-	if prefix == "" {
-		prefix = DefaultPrefix
-	}
-	return sessionName(prefix+"s:", key)
-}
-
-// StoreKey is the inverse of [KeyName]: the store key held by the Redis key
-// name, for operators' tools that walk the keys with SCAN.
-func StoreKey(prefix, name string) (string, bool) {
-	if prefix == "" {
-		prefix = DefaultPrefix
-	}
-	return memberKey(name, prefix+"s:")
-}
-
-// rawKeyLen is the length of a store key's raw bytes.
-const rawKeyLen = 32
-
-// sessionName appends key's raw bytes to base. The binary name is 11 bytes
-// shorter than the base64 one, which moves the seed session's key name
-// (with the default prefix) from Redis's 64-byte allocation class to the
-// 48-byte one.
-func sessionName(base, key string) string {
-	b := make([]byte, len(base), len(base)+rawKeyLen)
-	copy(b, base)
-	b, err := base64.RawURLEncoding.AppendDecode(b, []byte(key))
-	if err != nil || len(b) != len(base)+rawKeyLen {
-		// Unreachable for a valid store key; the name then can never hold a
-		// session.
-		return base + "!" + key
-	}
-	// b is never written again: the string can share it, saving a copy on
-	// every store call.
-	return unsafe.String(unsafe.SliceData(b), len(b))
-}
-
-// IndexBuckets is the number of sorted sets the per-user index is spread
-// over: a user's sessions are members of one bucket, chosen by a hash of the
-// user id. Up to 128 members (zset-max-listpack-entries) a bucket stays in
-// Redis's compact listpack encoding, about 42 bytes per member: 8,192
-// buckets keep that up to roughly 700,000 live sessions (about 50 bytes per
-// session at 250,000, bucket overhead included, against about 90 with
-// 16,384 buckets and 180 with a key per user). Beyond, buckets convert to
-// skiplists (about 90 bytes more per member; raising
-// zset-max-listpack-entries to 512 postpones that fourfold) and listing a
-// user's sessions reads a larger bucket; nothing else changes.
-const IndexBuckets = 1 << 13
-
-// indexTagLen is the length of the user tag that starts an index member.
-const indexTagLen = 2
-
-// userIndex returns the index bucket name and the member tag of a user.
-// No byte of the user id reaches either.
-func userIndex(base, userID string) (bucket, tag string) {
-	sum := sha256.Sum256([]byte(userID))
-	b := binary.BigEndian.Uint16(sum[:2]) & (IndexBuckets - 1)
-	return base + fmt.Sprintf("%04x", b), string(sum[2 : 2+indexTagLen])
-}
-
-// IndexKeyName returns the Redis key name of the index bucket that holds
-// userID's sessions, for a store with the given prefix ("" for
-// [DefaultPrefix]).
-func IndexKeyName(prefix, userID string) string {
-	if prefix == "" {
-		prefix = DefaultPrefix
-	}
-	b, _ := userIndex(prefix+"u:", userID)
-	return b
-}
-
-// IndexMember returns the member that lists the session under store key key
-// in userID's index bucket: the user's 2-byte tag, then the key's 32 raw
-// bytes. "" when key is not a store key.
-func IndexMember(userID, key string) string {
-	if !store.ValidKey(key) {
-		return ""
-	}
-	_, tag := userIndex("", userID)
-	return sessionName(tag, key)
-}
-
-// memberKey returns the store key whose raw bytes follow head in m (an
-// index member after its tag, or a key name after its base).
-func memberKey(m, head string) (string, bool) {
-	raw, ok := strings.CutPrefix(m, head)
-	if !ok || len(raw) != rawKeyLen {
-		return "", false
-	}
-	return base64.RawURLEncoding.EncodeToString([]byte(raw)), true
-}
 
 // seconds rounds ms up to whole seconds: index scores are seconds, which
 // listpack keeps in 5 bytes where ms need 9.
@@ -349,7 +250,7 @@ func (s *Store) index(ctx context.Context, p redis.Pipeliner, e *store.Entry, h 
 	bucket, tag := userIndex(s.users, e.UserID)
 	ttl := ms(h.abs - now)
 	p.ZRemRangeByScore(ctx, bucket, "-inf", "("+ms(now/1000))
-	p.ZAddArgs(ctx, bucket, redis.ZAddArgs{GT: true, Members: []redis.Z{{Score: float64(seconds(h.abs)), Member: sessionName(tag, e.Key)}}})
+	p.ZAddArgs(ctx, bucket, redis.ZAddArgs{GT: true, Members: []redis.Z{{Score: float64(seconds(h.abs)), Member: memberName(tag, e.Key)}}})
 	p.Do(ctx, "PEXPIRE", bucket, ttl, "NX")
 	p.Do(ctx, "PEXPIRE", bucket, ttl, "GT")
 }
@@ -500,7 +401,7 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]*store.Entry, er
 	for i, k := range keys {
 		b, err := gets[i].Bytes()
 		if errors.Is(err, redis.Nil) {
-			stale = append(stale, sessionName(tag, k))
+			stale = append(stale, memberName(tag, k))
 			continue
 		}
 		if err != nil {
@@ -515,7 +416,7 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]*store.Entry, er
 			}
 		}
 		if err != nil || e.UserID != userID {
-			stale = append(stale, sessionName(tag, k))
+			stale = append(stale, memberName(tag, k))
 			continue
 		}
 		if now >= h.deadline() {
@@ -573,9 +474,9 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep string) (int
 		switch r {
 		case 1:
 			n++
-			gone = append(gone, sessionName(tag, keys[i]))
+			gone = append(gone, memberName(tag, keys[i]))
 		case 0:
-			gone = append(gone, sessionName(tag, keys[i]))
+			gone = append(gone, memberName(tag, keys[i]))
 		}
 		// -1: the entry is someone else's. Its member may be theirs (their
 		// hash can share this user's bucket and tag), so it stays; ListUser

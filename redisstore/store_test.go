@@ -72,11 +72,11 @@ func TestHostileUserIDs(t *testing.T) {
 		all = append(all, iter.Val())
 	}
 	for _, k := range all {
-		rest := strings.TrimPrefix(k, prefix)
+		rest := strings.TrimPrefix(k, namespace(prefix))
 		name, id, _ := strings.Cut(rest, ":")
-		_, isSession := redisstore.StoreKey(prefix, k)
-		isBucket := name == "u" && len(id) == 4 && strings.Trim(id, "0123456789abcdef") == ""
-		if !isSession && !isBucket {
+		isSession := redisstore.IsKeyName(prefix, k)
+		isBucket := name == "users" && len(id) == 4 && strings.Trim(id, "0123456789abcdef") == ""
+		if !isSession && !isBucket || !printable(k) {
 			t.Errorf("unexpected key %q", k)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -326,7 +327,8 @@ func (s *redisSpace) open(t testing.TB, ns string) (store.Store, rawStore) {
 	if err != nil {
 		t.Fatalf("redis store %s: %v", p, err)
 	}
-	return st, &redisRaw{rdb: s.rdb, prefix: p, st: st}
+	rec := &recordingStore{Store: st}
+	return rec, &redisRaw{rdb: s.rdb, prefix: p, st: rec}
 }
 
 // redisRaw works on redisstore's keys with plain commands. A session value
@@ -358,12 +360,30 @@ func (r *redisRaw) scan(ctx context.Context, pattern string) ([]string, error) {
 
 func (r *redisRaw) ns() string { return r.prefix }
 
+// recordingStore is the Redis store with a record of every store key
+// written through it: a key name holds only the start of its store key,
+// so the raw side finds the store keys of the names it scans here.
+type recordingStore struct {
+	*redisstore.Store
+	seen sync.Map // Redis key name -> store key
+}
+
+func (r *recordingStore) Put(ctx context.Context, e *store.Entry, prev uint64) error {
+	r.seen.Store(redisstore.KeyName(r.Prefix(), e.Key), e.Key)
+	return r.Store.Put(ctx, e, prev)
+}
+
+func (r *recordingStore) CopyIn(ctx context.Context, e *store.Entry) (bool, error) {
+	r.seen.Store(redisstore.KeyName(r.Prefix(), e.Key), e.Key)
+	return r.Store.CopyIn(ctx, e)
+}
+
 func (r *redisRaw) keys(ctx context.Context) ([]string, error) {
-	names, err := r.scan(ctx, r.prefix+"s:*")
+	names, err := r.scan(ctx, redisstore.SessionKeyPrefix(r.prefix)+"*")
 	var ks []string
 	for _, n := range names {
-		if k, ok := redisstore.StoreKey(r.prefix, n); ok {
-			ks = append(ks, k)
+		if k, ok := r.st.(*recordingStore).seen.Load(n); ok && redisstore.IsKeyName(r.prefix, n) {
+			ks = append(ks, k.(string))
 		}
 	}
 	slices.Sort(ks)

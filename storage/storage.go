@@ -194,13 +194,20 @@ func (c *Config) validate(opts Options) error {
 }
 
 // NamespacePrefix is the Redis key prefix of a generation's namespace:
-// base itself for generation 1 (so keys are "{prefix}s:{key}" until
-// the first outage), base + "g{n}:" after.
+// base itself for generation 1 (so sessions are at
+// redisstore.KeyName(base, key) until the first outage), and "g{n}:"
+// inserted after the namespace part after that: "vedfolnir:" and
+// "vedfolnir:session:" both give sessions at "vedfolnir:g2:session:{id}"
+// in generation 2 (see redisstore.SessionKeyPrefix for the rule).
 func NamespacePrefix(base string, generation uint64) string {
 	if generation <= 1 {
 		return base
 	}
-	return base + "g" + strconv.FormatUint(generation, 10) + ":"
+	gen := "g" + strconv.FormatUint(generation, 10) + ":"
+	if ns, ok := strings.CutSuffix(base, "session:"); ok {
+		return ns + gen + "session:"
+	}
+	return base + gen
 }
 
 // Storage is the session storage an application runs on, in one of the
