@@ -82,6 +82,19 @@ type Config struct {
 	TouchInterval time.Duration
 	// StoreTimeout bounds each store call. Default 3s.
 	StoreTimeout time.Duration
+	// OnUnavailable writes the response when the session store is
+	// unavailable (an error wrapping store.ErrUnavailable) while reading
+	// or saving the request's session, for a new visitor and a stored
+	// session alike. It runs before anything of the handler's response is
+	// sent, after the middleware dropped Set-Cookie and set Retry-After and
+	// Cache-Control: no-store; it should answer 503. Default [Unavailable]
+	// (503, {"error":"session store unavailable"}). Any other store failure
+	// is a 500 {"error":"session could not be saved"}.
+	OnUnavailable http.HandlerFunc
+	// RetryAfter is the Retry-After the middleware sends with an
+	// unavailable store's response, in whole seconds (rounded up). Default
+	// 1s.
+	RetryAfter time.Duration
 	// MaxConflictRetries bounds how often a save re-applies its changes on a
 	// fresh copy after a concurrent writer won. Default 64.
 	MaxConflictRetries int
@@ -146,6 +159,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StoreTimeout == 0 {
 		c.StoreTimeout = 3 * time.Second
+	}
+	if c.OnUnavailable == nil {
+		c.OnUnavailable = Unavailable
+	}
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = time.Second
 	}
 	if c.MaxConflictRetries == 0 {
 		c.MaxConflictRetries = 64

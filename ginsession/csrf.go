@@ -126,7 +126,9 @@ func RequireCSRF(opts CSRFOptions) (gin.HandlerFunc, error) {
 		sess := Current(c)
 		has, err := sess.Has(keyCSRF)
 		if err != nil {
-			c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": "session store unavailable"})
+			// The load failed: the middleware's commit answers it (503
+			// with Retry-After when the store is unavailable).
+			c.Abort()
 			return
 		}
 		if !has {
@@ -142,7 +144,9 @@ func RequireCSRF(opts CSRFOptions) (gin.HandlerFunc, error) {
 		}
 		ok, err := sess.checkCSRF(presented)
 		if err != nil {
-			c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": "session store unavailable"})
+			// The load failed: the middleware's commit answers it (503
+			// with Retry-After when the store is unavailable).
+			c.Abort()
 			return
 		}
 		if !ok {

@@ -74,6 +74,9 @@ func (s *Session) Login(u User) error {
 	if err := s.load(); err != nil {
 		return err
 	}
+	if err := s.late("login"); err != nil {
+		return err
+	}
 	now := s.m.cfg.Now()
 	// The id is the entry's user id, which the envelope binds: not sealed
 	// twice.
@@ -123,6 +126,9 @@ func (s *Session) Rotate(reason string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.load(); err != nil {
+		return err
+	}
+	if err := s.late("rotate"); err != nil {
 		return err
 	}
 	abs := time.Time{}

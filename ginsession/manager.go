@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/vedfolnir/sessions/store"
@@ -81,7 +84,7 @@ func (m *Manager) Middleware() gin.HandlerFunc {
 		// Nothing was written: commit now, while a failure can still
 		// become a 500.
 		if err := s.commit(); err != nil && !c.Writer.Written() {
-			s.m.failResponse(c.Writer)
+			s.m.failResponse(c.Writer, c.Request, err)
 		}
 	}
 }
@@ -127,14 +130,31 @@ func (m *Manager) storeCtx(parent context.Context) (context.Context, context.Can
 	return context.WithTimeout(context.WithoutCancel(parent), m.cfg.StoreTimeout)
 }
 
-// failResponse answers a request whose session could not be saved.
-func (m *Manager) failResponse(w gin.ResponseWriter) {
+// failResponse answers a request whose session could not be saved, or
+// whose store failed on load: Config.OnUnavailable (a 503 with
+// Retry-After by default) when err wraps store.ErrUnavailable, a 500
+// otherwise. Set-Cookie is dropped either way.
+func (m *Manager) failResponse(w gin.ResponseWriter, r *http.Request, err error) {
 	h := w.Header()
 	h.Del("Set-Cookie")
-	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
+	if errors.Is(err, store.ErrUnavailable) {
+		h.Set("Retry-After", strconv.FormatInt(int64((m.cfg.RetryAfter+time.Second-1)/time.Second), 10))
+		m.cfg.OnUnavailable(w, r)
+		return
+	}
+	h.Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusInternalServerError)
 	_, _ = w.WriteString(`{"error":"session could not be saved"}`)
+}
+
+// Unavailable is the default Config.OnUnavailable: 503 Service Unavailable
+// with the JSON body {"error":"session store unavailable"}. The middleware
+// has set Retry-After and Cache-Control: no-store before it runs.
+func Unavailable(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = io.WriteString(w, `{"error":"session store unavailable"}`)
 }
 
 // cookie builds the session cookie. maxAge < 0 deletes it.

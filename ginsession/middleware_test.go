@@ -3,6 +3,7 @@ package ginsession_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -307,26 +308,51 @@ func TestStreamingCommitsBeforeFirstByte(t *testing.T) {
 	assert.Equal(t, "yes", c.get("/get/streamed"))
 }
 
-func TestSaveFailureIsGeneric500(t *testing.T) {
-	st := sqliteStore(t)
-	a := newApp(t, st, nil)
-	for _, stream := range []bool{false, true} {
-		r := gin.New()
-		r.Use(a.mgr.Middleware())
-		r.POST("/", func(c *gin.Context) {
-			require.NoError(t, ginsession.Current(c).Set("k", "v"))
-			_ = st.DB().Close() // a real failure between the handler's Set and the commit
-			if stream {
-				c.String(200, "handler output")
-			} else {
-				c.Status(200) // nothing written: the commit runs at the end of the chain
+// brokenPuts fails every Put with an error that is not an outage.
+type brokenPuts struct{ store.Store }
+
+func (b brokenPuts) Put(context.Context, *store.Entry, uint64) error {
+	return errors.New("test: broken store")
+}
+
+// A save that fails answers with a generic body and no cookie: 503 with
+// Retry-After when the store is unavailable (here: its database closed
+// between the handler's Set and the commit), 500 for any other failure.
+func TestSaveFailureIsGeneric(t *testing.T) {
+	for _, outage := range []bool{true, false} {
+		for _, stream := range []bool{false, true} {
+			sq := sqliteStore(t)
+			var st store.Store = sq
+			if !outage {
+				st = brokenPuts{sq}
 			}
-		})
-		w := httptest.NewRecorder()
-		r.ServeHTTP(w, httptest.NewRequest("POST", "/", nil))
-		assert.Equal(t, 500, w.Code)
-		assert.Equal(t, `{"error":"session could not be saved"}`, w.Body.String(), "a generic body, no internals")
-		assert.Empty(t, w.Header().Get("Set-Cookie"))
+			a := newApp(t, st, nil)
+			r := gin.New()
+			r.Use(a.mgr.Middleware())
+			r.POST("/", func(c *gin.Context) {
+				require.NoError(t, ginsession.Current(c).Set("k", "v"))
+				if outage {
+					_ = sq.DB().Close() // a real failure between the handler's Set and the commit
+				}
+				if stream {
+					c.String(200, "handler output")
+				} else {
+					c.Status(200) // nothing written: the commit runs at the end of the chain
+				}
+			})
+			w := httptest.NewRecorder()
+			r.ServeHTTP(w, httptest.NewRequest("POST", "/", nil))
+			if outage {
+				assert.Equal(t, 503, w.Code)
+				assert.Equal(t, "1", w.Header().Get("Retry-After"))
+				assert.Equal(t, `{"error":"session store unavailable"}`, w.Body.String(), "a generic body, no internals")
+			} else {
+				assert.Equal(t, 500, w.Code)
+				assert.Empty(t, w.Header().Get("Retry-After"))
+				assert.Equal(t, `{"error":"session could not be saved"}`, w.Body.String(), "a generic body, no internals")
+			}
+			assert.Empty(t, w.Header().Get("Set-Cookie"))
+		}
 	}
 }
 

@@ -20,8 +20,15 @@ var (
 	// ErrReservedKey: keys starting with NUL belong to this package.
 	ErrReservedKey = errors.New("ginsession: reserved or empty key")
 	// ErrSaveFailed is returned by response writes after the session could
-	// not be saved and the response was replaced by a 500.
+	// not be saved and the response was replaced (by a 503 when the store
+	// is unavailable, a 500 otherwise).
 	ErrSaveFailed = errors.New("ginsession: session could not be saved")
+	// ErrCommitted is returned by Set, Delete, Clear, AddFlash, Flashes,
+	// Login and Rotate once the session has been committed (the response
+	// has started, or Middleware's own commit ran): the change could no
+	// longer be saved, so it is refused, and logged once per request. Make
+	// session changes before writing the response, or call Save.
+	ErrCommitted = errors.New("ginsession: session already committed (the response has started); change not saved")
 )
 
 // Keys this package keeps in the session values. They start with NUL, which
@@ -52,6 +59,7 @@ type Session struct {
 	loadErr   error
 	committed bool
 	commitErr error
+	lateWarned bool // a change after the commit was logged
 	wrapped   bool
 	w         writer // c.Writer once wrapped: part of the Session, not an allocation of its own
 
@@ -284,6 +292,23 @@ func (s *Session) size() int {
 	return n
 }
 
+// late refuses a change after the commit, logging the first one of the
+// request. Called with s.mu held.
+func (s *Session) late(op string) error {
+	if !s.committed {
+		return nil
+	}
+	if !s.lateWarned {
+		s.lateWarned = true
+		ev := []any{"op", op}
+		if s.c != nil && s.c.Request != nil {
+			ev = append(ev, "method", s.c.Request.Method, "path", s.c.Request.URL.Path)
+		}
+		s.m.cfg.Logger.Error("ginsession: session changed after the response started; the change is not saved", ev...)
+	}
+	return wrap(op, ErrCommitted)
+}
+
 func checkKey(key string) error {
 	if key == "" || key[0] == 0 {
 		return ErrReservedKey
@@ -350,6 +375,9 @@ func (s *Session) setRaw(key string, raw []byte) error {
 	if err := s.load(); err != nil {
 		return err
 	}
+	if err := s.late("set"); err != nil {
+		return err
+	}
 	if s.size()-len(s.values[key])+len(raw)+len(key)+5 > s.m.cfg.Limits.MaxSize {
 		return wrap("set", store.ErrTooLarge) // refused: nothing changes, not even the dirty flag
 	}
@@ -371,6 +399,9 @@ func (s *Session) Delete(key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.load(); err != nil {
+		return err
+	}
+	if err := s.late("delete"); err != nil {
 		return err
 	}
 	s.del(key)
@@ -401,6 +432,9 @@ func (s *Session) Clear() error {
 	if err := s.load(); err != nil {
 		return err
 	}
+	if err := s.late("clear"); err != nil {
+		return err
+	}
 	for k := range s.values {
 		if k[0] != 0 {
 			s.del(k)
@@ -416,6 +450,9 @@ func (s *Session) AddFlash(msg string) error {
 	if err := s.load(); err != nil {
 		return err
 	}
+	if err := s.late("flash"); err != nil {
+		return err
+	}
 	var list []string
 	if raw := s.values[keyFlashes]; raw != nil {
 		_ = store.DecodeValue(raw, &list, s.m.cfg.Limits)
@@ -428,19 +465,27 @@ func (s *Session) AddFlash(msg string) error {
 	return nil
 }
 
-// Flashes returns the pending one-time messages and removes them.
+// Flashes returns the pending one-time messages and removes them: an empty,
+// non-nil slice when there are none (JSON []). After the commit it is
+// ErrCommitted, since the removal could not be saved.
 func (s *Session) Flashes() ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.load(); err != nil {
 		return nil, err
 	}
+	list := []string{}
 	raw := s.values[keyFlashes]
 	if raw == nil {
-		return nil, nil
+		return list, nil
 	}
-	var list []string
+	if err := s.late("flashes"); err != nil {
+		return nil, err
+	}
 	err := store.DecodeValue(raw, &list, s.m.cfg.Limits)
+	if list == nil {
+		list = []string{}
+	}
 	s.del(keyFlashes)
 	return list, err
 }
@@ -510,6 +555,14 @@ func (s *Session) commit() error {
 		return s.commitErr
 	}
 	s.committed = true
+	if s.loadErr != nil {
+		// The store failed when the session was read: the handler saw the
+		// error, and the response must not pretend otherwise (a 503 when
+		// the store is unavailable).
+		s.commitErr = s.loadErr
+		s.m.cfg.Logger.Error("ginsession: load", "err", s.commitErr)
+		return s.commitErr
+	}
 	s.commitErr = s.save()
 	if s.commitErr != nil {
 		s.m.cfg.Logger.Error("ginsession: save", "err", s.commitErr)

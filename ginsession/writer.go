@@ -20,7 +20,7 @@ type writer struct {
 
 var _ gin.ResponseWriter = (*writer)(nil)
 
-// before commits; false means the response was replaced by a 500.
+// before commits; false means the response was replaced (503 or 500).
 func (w *writer) before() bool {
 	if w.failed {
 		return false
@@ -29,7 +29,7 @@ func (w *writer) before() bool {
 		return true
 	}
 	if err := w.s.commit(); err != nil {
-		w.s.m.failResponse(w.ResponseWriter)
+		w.s.m.failResponse(w.ResponseWriter, w.s.c.Request, err)
 		w.failed = true
 		return false
 	}
