@@ -55,13 +55,13 @@ type Session struct {
 	c  *gin.Context
 	mu sync.Mutex
 
-	loaded    bool
-	loadErr   error
-	committed bool
-	commitErr error
+	loaded     bool
+	loadErr    error
+	committed  bool
+	commitErr  error
 	lateWarned bool // a change after the commit was logged
-	wrapped   bool
-	w         writer // c.Writer once wrapped: part of the Session, not an allocation of its own
+	wrapped    bool
+	w          writer // c.Writer once wrapped: part of the Session, not an allocation of its own
 
 	token store.Token  // token of the stored session; "" while new
 	entry *store.Entry // the stored entry as last read or written (pending: to write); nil while new
