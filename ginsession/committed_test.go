@@ -154,7 +154,7 @@ func TestStoreOutageIs503(t *testing.T) {
 	r2 := gin.New()
 	r2.Use(custom.Middleware())
 	r2.POST("/", func(c *gin.Context) {
-		assert.Error(t, ginsession.Current(c).Set("k", "v"))
+		_ = ginsession.Current(c).Set("k", "v") // a new visitor: the store is first called at the commit
 		c.String(200, "x")
 	})
 	w := httptest.NewRecorder()

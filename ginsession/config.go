@@ -198,7 +198,7 @@ func (c Config) validate() error {
 	case c.Store == nil:
 		return bad("Store", "required")
 	case c.Keyring == nil:
-		return bad("Keyring", "required (set %s; generate a key with store.GenerateKey)", EnvKeys)
+		return bad("Keyring", "required: set %s (print a value with: go run github.com/vedfolnir/sessions/cmd/sessionkeys new)", EnvKeys)
 	case !validCookieName(c.CookieName):
 		return bad("CookieName", "%q is not a valid cookie name", c.CookieName)
 	case c.IdleTimeout < 0:
@@ -224,7 +224,7 @@ func (c Config) validate() error {
 	case c.MaxConflictRetries < 0:
 		return bad("MaxConflictRetries", "must be positive")
 	case c.SameSite == http.SameSiteNoneMode && c.InsecureCookie:
-		return bad("SameSite", "None requires a Secure cookie")
+		return bad("SameSite", "None requires a Secure cookie (%s=None needs %s=true)", EnvCookieSameSite, EnvCookieSecure)
 	case c.Partitioned && c.InsecureCookie:
 		return bad("Partitioned", "requires a Secure cookie")
 	case strings.HasPrefix(c.CookieName, hostPrefix) && c.InsecureCookie:
@@ -256,16 +256,21 @@ func validCookieName(s string) bool {
 
 // ConfigFromEnv reads the session variables from the environment into a
 // Config (Store is left for the caller to set). A present but invalid value
-// is an error naming the variable; an absent one keeps the default.
+// is an error naming the variable; an absent one keeps the default, and so
+// does an empty one (or one of spaces only), for every variable. Booleans
+// take true or false, also 1/0, yes/no and on/off, in any case.
 func ConfigFromEnv() (Config, error) { return ConfigFromLookup(os.LookupEnv) }
 
 // ConfigFromLookup is ConfigFromEnv with another source of variables.
 func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	var c Config
 	var errs []error
+	// An empty value (or only spaces) is the same as an unset one, for
+	// every variable.
 	get := func(name string) (string, bool) {
-		v, ok := lookup(name)
-		return strings.TrimSpace(v), ok
+		v, _ := lookup(name)
+		v = strings.TrimSpace(v)
+		return v, v != ""
 	}
 	seconds := func(name string, dst *time.Duration) {
 		v, ok := get(name)
@@ -286,7 +291,7 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		}
 		b, err := parseBool(v)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: %s=%q: want true or false", ErrConfig, name, v))
+			errs = append(errs, fmt.Errorf("%w: %s=%q: want %s", ErrConfig, name, v, boolForms))
 			return
 		}
 		*dst = b != invert
@@ -320,7 +325,10 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 			errs = append(errs, fmt.Errorf("%w: %s=%q: want Lax, Strict or None", ErrConfig, EnvCookieSameSite, v))
 		}
 	}
-	if v, ok := get(EnvKeys); ok && v != "" {
+	if c.SameSite == http.SameSiteNoneMode && c.InsecureCookie {
+		errs = append(errs, fmt.Errorf("%w: %s=None needs a Secure cookie: set %s=true (or choose Lax or Strict)", ErrConfig, EnvCookieSameSite, EnvCookieSecure))
+	}
+	if v, ok := get(EnvKeys); ok {
 		kr, err := store.ParseKeyring(v)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%w: %w", ErrConfig, err))
@@ -330,6 +338,10 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	return c, errors.Join(errs...)
 }
 
+// boolForms is what a boolean variable accepts, as its error says.
+const boolForms = "true or false (also 1/0, yes/no, on/off; any case)"
+
+// parseBool accepts exactly boolForms.
 func parseBool(v string) (bool, error) {
 	switch strings.ToLower(v) {
 	case "1", "true", "yes", "on":

@@ -460,7 +460,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{"REDIS_SESSION_TIMEOUT", "-5"},
 		{"REDIS_SESSION_TIMEOUT", "2h"},
 		{"SESSION_COOKIE_SECURE", "maybe"},
-		{"SESSION_COOKIE_HTTPONLY", ""},
+		{"SESSION_COOKIE_HTTPONLY", "y"}, // an empty value is unset (TestEnvEmptyIsUnset)
 		{"SESSION_ABSOLUTE_TIMEOUT", "0"},
 		{"SESSION_COOKIE_NAME", "a;b"},
 		{"SESSION_ENCRYPTION_KEYS", "not-base64!"},

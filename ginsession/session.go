@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 
@@ -332,10 +333,29 @@ func Get[T any](s *Session, key string) (T, error) {
 		return v, ErrNoValue
 	}
 	if err := store.DecodeValue(raw, &v, s.m.cfg.Limits); err != nil {
+		var te *store.TypeError
+		if errors.As(err, &te) {
+			return v, &ValueTypeError{Key: key, TypeError: te}
+		}
 		return v, wrap("get", err)
 	}
 	return v, nil
 }
+
+// ValueTypeError is Get's error when the stored value is of another kind
+// than T, as in `session value "k" is an integer, not a string`. It wraps
+// the codec's *store.TypeError, and so store.ErrDecode.
+type ValueTypeError struct {
+	Key string
+	*store.TypeError
+}
+
+func (e *ValueTypeError) Error() string {
+	return "ginsession: session value " + strconv.Quote(e.Key) + " is " + e.Stored + ", not " + e.Target
+}
+
+// Unwrap returns the codec's error.
+func (e *ValueTypeError) Unwrap() error { return e.TypeError }
 
 // GetOr is Get with a default for a missing or undecodable value, and for a
 // store failure (which is still reported by the next Set or the commit).

@@ -143,7 +143,7 @@ func NewKeyring(keys ...[]byte) (*Keyring, error) {
 // (1-based), never its text.
 func ParseKeyring(s string) (*Keyring, error) {
 	if strings.TrimSpace(s) == "" {
-		return nil, fmt.Errorf("%w: %s is empty; set it to one or more keys (e.g. from GenerateKey)", ErrKeyring, EnvKeys)
+		return nil, fmt.Errorf("%w: %s is empty; set it to one or more keys (print one with: go run github.com/vedfolnir/sessions/cmd/sessionkeys new)", ErrKeyring, EnvKeys)
 	}
 	items := strings.Split(s, ",")
 	keys := make([][]byte, 0, len(items))
