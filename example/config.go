@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vedfolnir/sessions/ginsession"
+	"github.com/vedfolnir/sessions/storage"
 )
 
 // Environment variables of the example itself. The library's own
@@ -95,10 +96,7 @@ func configFromLookup(lookup lookupFunc, logger *slog.Logger) (appConfig, error)
 	}
 	switch c.Storage {
 	case "":
-		c.Storage = modeDatabase
-		if c.RedisURL != "" {
-			c.Storage = modeHybrid
-		}
+		c.Storage = string(storage.DefaultMode(c.RedisURL)) // the library's one rule
 	case modeDatabase:
 	case modeRedis, modeHybrid:
 		if c.RedisURL == "" {

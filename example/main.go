@@ -24,45 +24,23 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/redis/go-redis/v9"
 )
 
 func main() {
 	gin.SetMode(gin.ReleaseMode)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	// go-redis logs every failed dial; during an outage that is one line
-	// per request. Route it to the app's log, at most one line per 10 s.
-	redis.SetLogger(&redisLog{log: logger})
+	// go-redis's own log lines reach logger through the storage package
+	// (redisstore.SetLogger), at most one line per format every 10 s.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, envLookup, logger, os.Stderr); err != nil {
 		logger.Error("example: " + err.Error())
 		os.Exit(1)
 	}
-}
-
-// redisLog passes go-redis's log lines to slog, at most one per 10 s.
-type redisLog struct {
-	log   *slog.Logger
-	last  atomic.Int64
-	quiet atomic.Int64
-}
-
-// Printf implements go-redis's logger interface.
-func (l *redisLog) Printf(_ context.Context, format string, v ...any) {
-	now := time.Now().UnixNano()
-	last := l.last.Load()
-	if now-last < int64(10*time.Second) || !l.last.CompareAndSwap(last, now) {
-		l.quiet.Add(1)
-		return
-	}
-	l.log.Warn("go-redis: "+strings.TrimSpace(fmt.Sprintf(format, v...)), "similar_lines_dropped", l.quiet.Swap(0))
 }
 
 // shutdownTimeout bounds the graceful shutdown: open event streams are

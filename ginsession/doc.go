@@ -32,8 +32,11 @@
 //     surface there; [Get] decodes straight into the caller's type.
 //  4. The session is committed just before the response headers go out, or
 //     at the end of the chain when nothing was written: streaming responses
-//     work, and a failed save can still become a 500. Handlers never call
-//     Save.
+//     work, and a failed save can still replace the response: a 503 with
+//     Retry-After when the store is unavailable ([Config.OnUnavailable];
+//     also when the session could not be read), a 500 otherwise. Handlers
+//     never call Save. A change after the commit is refused with
+//     [ErrCommitted] and logged once.
 //  5. A save is a compare-and-set on the entry's version. When another
 //     request of the same session won, this request's changes are re-applied
 //     on the fresh copy: concurrent requests that change different keys never

@@ -3,6 +3,8 @@ package redisstore
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -44,6 +46,12 @@ type Options struct {
 	// one fails Put and CopyIn with store.ErrTooLarge. Default
 	// store.DefaultMaxPayload (1 MiB). No environment variable.
 	MaxPayload int
+
+	// Logger, when set, receives go-redis's own log lines (failed dials,
+	// pool and cluster events) through [SetLogger]; go-redis has one
+	// logger per process, so this replaces it for every client. Default:
+	// leave go-redis's logger as it is. No environment variable.
+	Logger *slog.Logger
 
 	// Now is the clock deciding when entries die: Get never returns an
 	// entry at or past its deadline by this clock, and key TTLs are set
@@ -218,7 +226,7 @@ func NewFromURL(rawURL string, opts Options) (*Store, error) {
 func NewFromEnv() (*Store, error) {
 	u := os.Getenv(EnvURL)
 	if u == "" {
-		return nil, fmt.Errorf("redisstore: %s is not set", EnvURL)
+		return nil, fmt.Errorf("redisstore: %s is not set (or empty): want redis://host:port[/db]", EnvURL)
 	}
 	o, err := OptionsFromEnv()
 	if err != nil {
@@ -235,12 +243,45 @@ func NewFromEnv() (*Store, error) {
 // message; go-redis's own parse errors do not repeat the password.
 var errURL = errors.New("invalid Redis URL")
 
+// explainURL says what is wrong with a URL that url.Parse refused,
+// without repeating any of it (it may hold a password).
+func explainURL(raw string) error {
+	const want = "want redis://[user:pass@]host:port[/db]"
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return fmt.Errorf("%w: no scheme: %s", errURL, want)
+	}
+	host := rest
+	if i := strings.IndexAny(host, "/?#"); i >= 0 {
+		host = host[:i]
+	}
+	if i := strings.LastIndex(host, "@"); i >= 0 {
+		host = host[i+1:]
+	}
+	if h, port, err := net.SplitHostPort(host); err == nil {
+		switch {
+		case h == "":
+			return fmt.Errorf("%w: no host before the port: %s", errURL, want)
+		case port == "" || strings.Trim(port, "0123456789") != "":
+			return fmt.Errorf("%w: the port is not a number: %s, e.g. redis://localhost:6379/0", errURL, want)
+		}
+	}
+	if strings.ContainsAny(rest, " \t\n") {
+		return fmt.Errorf("%w: it contains spaces: %s", errURL, want)
+	}
+	return fmt.Errorf("%w: not a URL: %s (a password with special characters must be percent-encoded)", errURL, want)
+}
+
 // clientFromURL picks the form and builds the client.
 func clientFromURL(raw string) (redis.UniversalClient, error) {
+	if strings.TrimSpace(raw) == "" {
+		return nil, fmt.Errorf("%w: the URL is empty: want redis://host:port[/db]", errURL)
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, errURL // url.Error would print the text
+		return nil, explainURL(raw) // url.Error would print the text
 	}
+
 	scheme, mode, _ := strings.Cut(u.Scheme, "+")
 	q := u.Query()
 	switch {
@@ -250,7 +291,10 @@ func clientFromURL(raw string) (redis.UniversalClient, error) {
 		mode = "cluster"
 	}
 	if scheme != "redis" && scheme != "rediss" {
-		return nil, fmt.Errorf("%w: scheme must be redis or rediss (optionally +cluster or +sentinel)", errURL)
+		return nil, fmt.Errorf("%w: scheme must be redis or rediss (optionally +cluster or +sentinel): want redis://host:port[/db]", errURL)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("%w: no host: want %s://host:port[/db]", errURL, u.Scheme)
 	}
 	u.Scheme = scheme
 	plain := u.String()

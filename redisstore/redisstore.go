@@ -46,6 +46,9 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if err := opts.validate(); err != nil {
 		return nil, fmt.Errorf("redisstore: %w", err)
 	}
+	if opts.Logger != nil {
+		SetLogger(opts.Logger)
+	}
 	_, cluster := client.(*redis.ClusterClient)
 	n := namesOf(opts.Prefix)
 	return &Store{

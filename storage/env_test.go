@@ -28,7 +28,11 @@ func TestConfigFromEnv(t *testing.T) {
 			storage.Config{Mode: storage.ModeDatabase, DatabaseURL: "/var/lib/app/sessions.db"}},
 		{"only DATABASE_URL: database", map[string]string{"DATABASE_URL": "postgres://u@h/db"},
 			storage.Config{Mode: storage.ModeDatabase, DatabaseURL: "postgres://u@h/db"}},
-		{"only REDIS_URL: redis", map[string]string{"REDIS_URL": "redis://h:6379/0"},
+		{"only REDIS_URL: hybrid on the default SQLite file", map[string]string{"REDIS_URL": "redis://h:6379/0"},
+			storage.Config{Mode: storage.ModeHybrid, RedisURL: "redis://h:6379/0", RedisPrefix: "vedfolnir:", DatabaseURL: "/var/lib/app/sessions.db"}},
+		{"empty values are unset", map[string]string{"REDIS_URL": " ", "SESSION_STORAGE": "", "DATABASE_URL": "", "REDIS_SESSION_PREFIX": ""},
+			storage.Config{Mode: storage.ModeDatabase, DatabaseURL: "/var/lib/app/sessions.db"}},
+		{"redis alone when asked", map[string]string{"SESSION_STORAGE": "redis", "REDIS_URL": "redis://h:6379/0"},
 			storage.Config{Mode: storage.ModeRedis, RedisURL: "redis://h:6379/0", RedisPrefix: "vedfolnir:"}},
 		{"both: hybrid", map[string]string{"REDIS_URL": "redis://h:6379/0", "DATABASE_URL": "s.db", "REDIS_SESSION_PREFIX": "app:"},
 			storage.Config{Mode: storage.ModeHybrid, RedisURL: "redis://h:6379/0", RedisPrefix: "app:", DatabaseURL: "s.db"}},
@@ -106,7 +110,7 @@ func TestFromEnvModes(t *testing.T) {
 		redis, db, fb, broke bool
 	}{
 		{map[string]string{"DATABASE_URL": dbPath}, storage.ModeDatabase, false, true, false, false},
-		{map[string]string{"REDIS_URL": rURL, "REDIS_SESSION_PREFIX": prefix}, storage.ModeRedis, true, false, false, true},
+		{map[string]string{"SESSION_STORAGE": "redis", "REDIS_URL": rURL, "REDIS_SESSION_PREFIX": prefix}, storage.ModeRedis, true, false, false, true},
 		{map[string]string{"REDIS_URL": rURL, "REDIS_SESSION_PREFIX": prefix, "DATABASE_URL": dbPath}, storage.ModeHybrid, true, true, true, true},
 	} {
 		st, err := storage.FromEnv(ctx, storage.Options{Lookup: lookup(tc.env)})
@@ -125,6 +129,47 @@ func TestFromEnvModes(t *testing.T) {
 		}
 		if err := st.Close(); err != nil {
 			t.Errorf("%s: Close: %v", tc.mode, err)
+		}
+	}
+}
+
+// The generation namespaces keep the prefix rule: a prefix ending in
+// "session:" keeps it last.
+func TestNamespacePrefix(t *testing.T) {
+	for _, tc := range []struct {
+		base string
+		gen  uint64
+		want string
+	}{
+		{"vedfolnir:", 1, "vedfolnir:"},
+		{"vedfolnir:", 2, "vedfolnir:g2:"},
+		{"vedfolnir:session:", 1, "vedfolnir:session:"},
+		{"vedfolnir:session:", 12, "vedfolnir:g12:session:"},
+	} {
+		if got := storage.NamespacePrefix(tc.base, tc.gen); got != tc.want {
+			t.Errorf("NamespacePrefix(%q, %d) = %q, want %q", tc.base, tc.gen, got, tc.want)
+		}
+	}
+}
+
+func TestSQLiteFile(t *testing.T) {
+	for _, tc := range []struct {
+		url, want string
+		ok        bool
+	}{
+		{"sessions.db", "sessions.db", true},
+		{"/var/lib/s.db", "/var/lib/s.db", true},
+		{"sqlite:///var/lib/s.db", "/var/lib/s.db", true},
+		{"sqlite://s.db?_pragma=x", "s.db", true},
+		{"file:s.db?mode=rwc", "s.db", true},
+		{":memory:", "", false},
+		{"sqlite://:memory:", "", false},
+		{"postgres://u@h/db", "", false},
+		{"", "", false},
+	} {
+		got, ok := storage.SQLiteFile(tc.url)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("SQLiteFile(%q) = %q, %v; want %q, %v", tc.url, got, ok, tc.want, tc.ok)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,9 +61,8 @@ var ErrNotConfigured = errors.New("storage: backend not configured")
 // Config says which backends to use. [ConfigFromEnv] builds it from the
 // environment; [Open] takes it directly.
 type Config struct {
-	// Mode is the storage mode. Env: SESSION_STORAGE. Default: hybrid when
-	// both RedisURL and DatabaseURL are set, redis when only RedisURL is,
-	// database otherwise.
+	// Mode is the storage mode. Env: SESSION_STORAGE. Default
+	// [DefaultMode]: hybrid when RedisURL is set, database otherwise.
 	Mode Mode
 	// RedisURL names the Redis server (redis://, rediss://, +cluster,
 	// +sentinel). Env: REDIS_URL. Required in redis and hybrid modes.
@@ -99,8 +99,11 @@ type Options struct {
 	// Fallback tunes the hybrid composition (write-behind, timeouts,
 	// OnStateChange). Namespace and Generation are set by Open.
 	Fallback store.FallbackOptions
-	// Logger receives start-up notes and background errors. Default
-	// slog.Default().
+	// Logger receives start-up notes (among them where a SQLite file is,
+	// and whether this start created it), background errors, and go-redis's
+	// own log lines (redisstore.SetLogger: go-redis has one logger per
+	// process, so Open replaces it; call redis.SetLogger after Open to
+	// choose another). Default slog.Default().
 	Logger *slog.Logger
 }
 
@@ -130,6 +133,19 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// DefaultMode is the storage mode used when SESSION_STORAGE is unset or
+// empty, the one rule for the library and the example: [ModeHybrid] when a
+// Redis URL is set (Redis serves; SQL, DATABASE_URL or else the SQLite file
+// Options.DefaultSQLitePath, mirrors every session and takes over when
+// Redis fails), [ModeDatabase] otherwise. Set SESSION_STORAGE=redis for
+// Redis alone.
+func DefaultMode(redisURL string) Mode {
+	if strings.TrimSpace(redisURL) != "" {
+		return ModeHybrid
+	}
+	return ModeDatabase
+}
+
 // ConfigFromEnv reads SESSION_STORAGE, REDIS_URL, REDIS_SESSION_PREFIX and
 // DATABASE_URL through lookup (os.LookupEnv when nil). A bad value is an
 // error wrapping ErrConfig and naming the variable.
@@ -145,14 +161,7 @@ func ConfigFromEnv(lookup func(string) (string, bool), opts Options) (Config, er
 	c := Config{RedisURL: get(EnvRedisURL), RedisPrefix: get(EnvRedisPrefix), DatabaseURL: get(EnvDatabaseURL)}
 	switch m := Mode(strings.ToLower(get(EnvStorage))); m {
 	case "":
-		switch {
-		case c.RedisURL != "" && c.DatabaseURL != "":
-			c.Mode = ModeHybrid
-		case c.RedisURL != "":
-			c.Mode = ModeRedis
-		default:
-			c.Mode = ModeDatabase
-		}
+		c.Mode = DefaultMode(c.RedisURL)
 	case ModeRedis, ModeDatabase, ModeHybrid:
 		c.Mode = m
 	default:
@@ -166,7 +175,7 @@ func (c *Config) validate(opts Options) error {
 	switch c.Mode {
 	case ModeRedis, ModeHybrid:
 		if c.RedisURL == "" {
-			return fmt.Errorf("%w: %s=%s needs %s", ErrConfig, EnvStorage, c.Mode, EnvRedisURL)
+			return fmt.Errorf("%w: %s=%s needs %s, which is unset or empty (want redis://host:port[/db])", ErrConfig, EnvStorage, c.Mode, EnvRedisURL)
 		}
 	case ModeDatabase:
 	default:
@@ -271,9 +280,25 @@ func Open(ctx context.Context, cfg Config, opts Options) (*Storage, error) {
 }
 
 func (s *Storage) openSQL(ctx context.Context, cfg Config, opts Options) error {
+	file, isFile := SQLiteFile(cfg.DatabaseURL)
+	existed := false
+	if isFile {
+		_, err := os.Stat(file)
+		existed = err == nil
+	}
 	db, err := dbstore.Open(ctx, cfg.DatabaseURL, opts.Database)
 	if err != nil {
 		return fmt.Errorf("storage: %s: %w", EnvDatabaseURL, err)
+	}
+	if isFile {
+		if abs, err := filepath.Abs(file); err == nil {
+			file = abs
+		}
+		msg := "storage: sessions in SQLite file " + file
+		if !existed {
+			msg = "storage: created SQLite file " + file
+		}
+		s.log.Info(msg, "mode", string(cfg.Mode), "path", file, "created", !existed, "from", sqlSource(cfg.DatabaseURL, opts))
 	}
 	if u := strings.ToLower(cfg.DatabaseURL); strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://") {
 		db.DB().SetMaxOpenConns(opts.DatabaseMaxConns)
@@ -283,8 +308,39 @@ func (s *Storage) openSQL(ctx context.Context, cfg Config, opts Options) error {
 	return nil
 }
 
+// sqlSource says where the SQL URL came from, for the start-up note.
+func sqlSource(url string, opts Options) string {
+	if url == opts.DefaultSQLitePath {
+		return "default (" + EnvDatabaseURL + " unset)"
+	}
+	return EnvDatabaseURL
+}
+
+// SQLiteFile returns the file a DATABASE_URL-style string names when it is
+// SQLite on disk (the forms dbstore.Open takes: sqlite:, file:, a plain
+// path); false for PostgreSQL, other schemes and ":memory:".
+func SQLiteFile(url string) (string, bool) {
+	u := strings.TrimSpace(url)
+	lower := strings.ToLower(u)
+	switch {
+	case u == "":
+		return "", false
+	case strings.HasPrefix(lower, "sqlite:"):
+		u = strings.TrimPrefix(u[len("sqlite:"):], "//")
+	case strings.HasPrefix(lower, "file:"):
+		u = u[len("file:"):]
+	case strings.Contains(u, "://"):
+		return "", false
+	}
+	u, _, _ = strings.Cut(u, "?")
+	if u == "" || u == ":memory:" {
+		return "", false
+	}
+	return u, true
+}
+
 func (s *Storage) openRedisBase(cfg Config, opts Options) error {
-	rs, err := redisstore.NewFromURL(cfg.RedisURL, redisstore.Options{Prefix: cfg.RedisPrefix, MaxPayload: opts.MaxPayload})
+	rs, err := redisstore.NewFromURL(cfg.RedisURL, redisstore.Options{Prefix: cfg.RedisPrefix, MaxPayload: opts.MaxPayload, Logger: opts.Logger})
 	if err != nil {
 		return fmt.Errorf("storage: %s: %w", EnvRedisURL, err)
 	}
