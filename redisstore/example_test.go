@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -57,4 +58,17 @@ func ExampleNewFromURL() {
 	defer s.Close()
 	// Cluster: "redis+cluster://10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000"
 	// Sentinel: "redis+sentinel://10.0.0.1:26379?master_name=mymaster"
+}
+
+// The prefix rule: the default prefix and the plan's
+// REDIS_SESSION_PREFIX=vedfolnir:session: give the same, printable names.
+func ExampleKeyName() {
+	key := strings.Repeat("A", 43) // a store key: store.KeyFromToken(token)
+	for _, prefix := range []string{"", "vedfolnir:session:", "app:"} {
+		fmt.Println(redisstore.KeyName(prefix, key), redisstore.IndexKeyName(prefix, "1"))
+	}
+	// Output:
+	// vedfolnir:session:AAAAAAAAAAAAAAAAAAAAAAAAAA vedfolnir:users:0b86
+	// vedfolnir:session:AAAAAAAAAAAAAAAAAAAAAAAAAA vedfolnir:users:0b86
+	// app:session:AAAAAAAAAAAAAAAAAAAAAAAAAA app:users:0b86
 }

@@ -63,3 +63,12 @@ func ExampleConfigFromEnv() {
 	// Output:
 	// storage: invalid configuration: SESSION_STORAGE="memcached": want redis, database or hybrid
 }
+
+// One rule picks the mode when SESSION_STORAGE is unset.
+func ExampleDefaultMode() {
+	fmt.Println(storage.DefaultMode("redis://localhost:6379/0"))
+	fmt.Println(storage.DefaultMode(""))
+	// Output:
+	// hybrid
+	// database
+}
