@@ -39,7 +39,7 @@ func TestRunnerCatches(t *testing.T) {
 				_ = e.a.st.Store.(interface{ Close() error }).Close()
 				e.a.client().send("GET", "/csrf", nil, nil)
 			},
-		}, "answered 500"},
+		}, "answered 503"}, // a closed store is an outage: the middleware answers 503
 		{"missing reject", adversarial{
 			run:  func(t *T, e *env) { e.attack(); e.a.client().get("/whoami") },
 			want: expect{reject: ginsession.RejectUnknown},
