@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -142,7 +143,8 @@ func (s *Store) migrateOne(ctx context.Context, name, oldSess string, res *Migra
 }
 
 // scanAll runs SCAN MATCH pattern over the whole keyspace (every master of
-// a Cluster) and hands each page of names to fn.
+// a Cluster, at once) and hands each page of names to fn, one call at a
+// time.
 func (s *Store) scanAll(ctx context.Context, pattern string, fn func([]string) error) error {
 	scan := func(ctx context.Context, c redis.Cmdable) error {
 		var cursor uint64
@@ -161,6 +163,14 @@ func (s *Store) scanAll(ctx context.Context, pattern string, fn func([]string) e
 		}
 	}
 	if cc, ok := s.c.(*redis.ClusterClient); ok {
+		// ForEachMaster runs the masters at once; fn sees one page at a time.
+		var mu sync.Mutex
+		inner := fn
+		fn = func(names []string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return inner(names)
+		}
 		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
 	}
 	return scan(ctx, s.c)
