@@ -3,6 +3,9 @@ package storage_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -90,5 +93,48 @@ func TestSeedEnvKeysAndSQLiteNote(t *testing.T) {
 	defer st.Close()
 	if out := logs.String(); !strings.Contains(out, "sessions in SQLite file "+wantPath) || !strings.Contains(out, "created=false") {
 		t.Errorf("second start does not name the existing SQLite file:\n%s", out)
+	}
+}
+
+// A session under an earlier version's binary key name is invisible until
+// MigrateRedisKeys moves it, and readable after.
+func TestMigrateRedisKeys(t *testing.T) {
+	ctx := context.Background()
+	prefix := "mig" + strings.ReplaceAll(t.Name(), "/", "") + ":session:"
+	st, err := storage.FromEnv(ctx, storage.Options{
+		Lookup: lookup(map[string]string{"SESSION_STORAGE": "redis", "REDIS_URL": redisURL(t), "REDIS_SESSION_PREFIX": prefix}),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now()
+	e := &store.Entry{Key: store.NewToken().Key(), Version: 1, UserID: "1", Created: now, LastActivity: now,
+		IdleDeadline: now.Add(time.Hour), AbsoluteDeadline: now.Add(2 * time.Hour), Payload: []byte("x")}
+	e.Normalize()
+	if err := st.Store().Put(ctx, e, 0); err != nil {
+		t.Fatal(err)
+	}
+	raw := rawClient(t, strings.TrimPrefix(redisURL(t), "redis://"))
+	name := redisstore.KeyName(st.RedisPrefix(), e.Key)
+	v, err := raw.Get(ctx, name).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, _ := base64.RawURLEncoding.DecodeString(e.Key)
+	if err := raw.Set(ctx, st.RedisPrefix()+"s:"+string(bin), v, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	_ = raw.Del(ctx, name).Err()
+	if _, err := st.Store().Get(ctx, e.Key); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("before the migration: %v, want not found", err)
+	}
+	res, err := st.MigrateRedisKeys(ctx)
+	if err != nil || res.Moved != 1 {
+		t.Fatalf("MigrateRedisKeys = %+v, %v; want 1 moved", res, err)
+	}
+	if got, err := st.Store().Get(ctx, e.Key); err != nil || string(got.Payload) != "x" {
+		t.Fatalf("after the migration: %v, %v", got, err)
 	}
 }

@@ -231,6 +231,8 @@ type Storage struct {
 	gen   uint64 // redis mode's namespace
 	base  string
 	log   *slog.Logger
+	// maxPayload is Options.MaxPayload, for stores built after Open.
+	maxPayload int
 
 	closeOnce sync.Once
 	closeErr  error
@@ -262,7 +264,7 @@ func Open(ctx context.Context, cfg Config, opts Options) (*Storage, error) {
 	if err := cfg.validate(opts); err != nil {
 		return nil, err
 	}
-	s := &Storage{mode: cfg.Mode, base: cfg.RedisPrefix, log: opts.Logger}
+	s := &Storage{mode: cfg.Mode, base: cfg.RedisPrefix, log: opts.Logger, maxPayload: opts.MaxPayload}
 	var err error
 	switch cfg.Mode {
 	case ModeRedis:
@@ -509,6 +511,21 @@ func (s *Storage) openHybrid(ctx context.Context, cfg Config, opts Options) erro
 	}
 	s.fb, s.st = fb, fb
 	return nil
+}
+
+// MigrateRedisKeys moves the Redis sessions of the namespace in use from
+// the binary key names of earlier versions to the current printable ones:
+// [redisstore.Store.MigrateKeys], online and idempotent. Run it once after
+// deploying; it does nothing in database mode.
+func (s *Storage) MigrateRedisKeys(ctx context.Context) (redisstore.MigrateResult, error) {
+	if s.rs == nil || s.mode == ModeDatabase {
+		return redisstore.MigrateResult{}, nil
+	}
+	rs, err := redisstore.New(s.rs.Client(), redisstore.Options{Prefix: s.RedisPrefix(), MaxPayload: s.maxPayload})
+	if err != nil {
+		return redisstore.MigrateResult{}, fmt.Errorf("storage: %w", err)
+	}
+	return rs.MigrateKeys(ctx)
 }
 
 // Store returns the session store to give ginsession.Config.Store.
