@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,8 +118,22 @@ func configFromLookup(lookup lookupFunc, logger *slog.Logger) (appConfig, error)
 	sc.RecordDevice = true
 	sc.MaxSessionsPerUser = maxSessionsPerUser
 	sc.Logger = logger
+	sc.OnUnavailable = unavailablePage
 	c.Session = sc
 	return c, errors.Join(errs...)
+}
+
+// unavailablePage answers a request whose session store is unavailable
+// (the session middleware has set Retry-After): the library's JSON 503 under
+// /api, a plain-text page elsewhere.
+func unavailablePage(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		ginsession.Unavailable(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = io.WriteString(w, "The session store is unavailable. Try again in a moment.")
 }
 
 // maxSessionsPerUser caps each demo user's live sessions; the oldest is

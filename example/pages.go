@@ -62,7 +62,7 @@ func (a *App) page(c *gin.Context) {
 	st, err := a.sessionState(c)
 	if err != nil {
 		a.log.Warn("page: session store", "err", err)
-		c.Header("Retry-After", "5")
+		c.Header("Retry-After", "1")
 		c.String(http.StatusServiceUnavailable, "The session store is unavailable. Try again in a moment.")
 		return
 	}
