@@ -15,6 +15,8 @@ import (
 	"github.com/vedfolnir/sessions/ginsession/live"
 	"github.com/vedfolnir/sessions/platform"
 	"github.com/vedfolnir/sessions/store"
+
+	_ "modernc.org/sqlite" // NewLive opens an SQLite file
 )
 
 // Live is one instance of the cross-tab test app: its own store handle on
@@ -119,4 +121,3 @@ SessionLive.connect({url: "/events", stateURL: "/state", loginURL: "/bye",
   onPlatform: function (m) { window.got.push(m.detail); },
   onEvent: function (kind) { window.kinds.push(kind); }});
 </script>`
-
