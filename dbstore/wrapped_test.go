@@ -124,7 +124,7 @@ func main() {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	for url, want := range map[string]string{
-		filepath.Join(dir, "s.db"):       `add import _ "modernc.org/sqlite"`,
+		filepath.Join(dir, "s.db"):      `add import _ "modernc.org/sqlite"`,
 		"postgres://u:p@127.0.0.1:1/db": `add import _ "github.com/jackc/pgx/v5/stdlib"`,
 	} {
 		out, err := exec.Command(bin, url).CombinedOutput()
