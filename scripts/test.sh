@@ -146,6 +146,14 @@ fuzz_smoke() {
 	return $rc
 }
 
+# Modules of their own under the root (each has a go.mod with a replace to
+# the root, so ./... above does not reach them): vet, staticcheck and the
+# race tests run in each as well.
+modules="contrib"
+
+# in_module DIR COMMAND...: runs the command inside module DIR.
+in_module() { (cd "$1" && shift && "$@"); }
+
 start=$SECONDS
 # Go needs HOME for its caches; a bare CI environment may lack it, or Go on PATH.
 [ -n "${HOME:-}" ] || HOME=$(getent passwd "$(id -u)" | cut -d: -f6) && export HOME
@@ -157,6 +165,11 @@ stage "gofmt" gofmt_check
 stage "go vet" go vet ./...
 stage "staticcheck" staticcheck ./...
 stage "go test -race" run_tests
+for mod in $modules; do
+	stage "go vet ($mod)" in_module "$mod" go vet ./...
+	stage "staticcheck ($mod)" in_module "$mod" staticcheck ./...
+	stage "go test -race ($mod)" in_module "$mod" go test -race -count=1 -timeout 25m ./...
+done
 stage "fuzz (${FUZZTIME} per target)" fuzz_smoke
 
 section "summary"
