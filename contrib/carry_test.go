@@ -84,3 +84,5 @@ func TestCarryOver(t *testing.T) {
 		})
 	}
 }
+
+func newOldCookieStore() sessions.Store { return cookie.NewStore(hashKey, blockKey) }
