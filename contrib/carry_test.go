@@ -1,10 +1,12 @@
 package contrib_test
 
 import (
+	"net/http"
 	"testing"
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-contrib/sessions/cookie"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/vedfolnir/sessions/contrib"
 	"github.com/vedfolnir/sessions/internal/testserver"
@@ -82,6 +84,48 @@ func TestCarryOver(t *testing.T) {
 				t.Fatalf("forged old cookie: %s", got)
 			}
 		})
+	}
+}
+
+// TestCarryOverOldStoreDown: while the old Redis refuses to answer, a request with an
+// old cookie cannot save (so it never replaces the old session with an
+// empty one); once it answers again, the session is carried over.
+func TestCarryOverOldStoreDown(t *testing.T) {
+	rp := testserver.StartRedis(t)
+	old := oldRedisStoreAt(t, rp.Addr, "", "", 0, "old:")
+	u := newClient(t, counterApp(old))
+	for range 3 {
+		u.body("GET", "/incr")
+	}
+	oldCookie := u.cookies["mysession"]
+	u.h = counterApp(newStore(t, openSQLite(t), keyring(t), contrib.Options{Old: old}))
+
+	// The old Redis refuses the old store's commands (NOPERM) while an
+	// admin connection keeps control.
+	ctx := t.Context()
+	boot := redis.NewClient(&redis.Options{Addr: rp.Addr})
+	defer boot.Close()
+	if err := boot.Do(ctx, "ACL", "SETUSER", "admin", "on", ">adminpw", "+@all", "~*").Err(); err != nil {
+		t.Fatal(err)
+	}
+	admin := redis.NewClient(&redis.Options{Addr: rp.Addr, Username: "admin", Password: "adminpw"})
+	defer admin.Close()
+	acl := func(rule string) {
+		t.Helper()
+		if err := admin.Do(ctx, "ACL", "SETUSER", "default", rule).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acl("-@all")
+	if res := u.do("GET", "/incr"); res.Code == http.StatusOK {
+		t.Fatalf("saved while the old store was down: %s", res.Body)
+	}
+	if u.cookies["mysession"] != oldCookie {
+		t.Fatal("the old cookie was replaced while its session could not be read")
+	}
+	acl("+@all")
+	if got := u.body("GET", "/incr"); got != `{"count":3}` {
+		t.Fatalf("after the old store came back: %s", got)
 	}
 }
 

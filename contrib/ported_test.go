@@ -131,7 +131,13 @@ func oldRedisStore(t testing.TB, prefix string) sessions.Store {
 	t.Helper()
 	addr := testserver.Redis(t)
 	o := testserver.RedisOptions(t)
-	st, err := sessredis.NewStoreWithDB(4, "tcp", addr, o.Username, o.Password, strconv.Itoa(o.DB), hashKey, blockKey)
+	return oldRedisStoreAt(t, addr, o.Username, o.Password, o.DB, prefix)
+}
+
+// oldRedisStoreAt is oldRedisStore on the redis-server at addr.
+func oldRedisStoreAt(t testing.TB, addr, user, password string, db int, prefix string) sessions.Store {
+	t.Helper()
+	st, err := sessredis.NewStoreWithDB(4, "tcp", addr, user, password, strconv.Itoa(db), hashKey, blockKey)
 	if err != nil {
 		t.Fatal(err)
 	}
