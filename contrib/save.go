@@ -177,11 +177,10 @@ func (s *Store) update(ctx context.Context, sess *gsessions.Session, st *state, 
 // delete removes the stored session (and an old one being carried over)
 // and expires the cookie.
 func (s *Store) delete(r *http.Request, w http.ResponseWriter, sess *gsessions.Session, st *state, o *gsessions.Options) error {
-	var err error
 	if st.token != "" {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.opts.Timeout)
 		defer cancel()
-		if err = s.st.Delete(ctx, st.token.Key()); err != nil {
+		if err := s.st.Delete(ctx, st.token.Key()); err != nil {
 			return fmt.Errorf("contrib: delete: %w", err)
 		}
 	}
