@@ -25,17 +25,18 @@ func bindings(e *store.Entry) []byte {
 }
 
 // open authenticates e's envelope and only then decodes its values. A
-// failed open is exactly store.ErrOpen.
-func (s *Store) open(e *store.Entry) ([]byte, map[any]any, error) {
-	plain, _, err := s.kr.OpenWith(e.Key, recordGob, bindings(e), e.Payload)
+// failed open is exactly store.ErrOpen. stale reports an envelope sealed
+// under a key other than the ring's active one.
+func (s *Store) open(e *store.Entry) (plain []byte, vals map[any]any, stale bool, err error) {
+	plain, stale, err = s.kr.OpenWith(e.Key, recordGob, bindings(e), e.Payload)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	vals, err := decode(plain)
+	vals, err = decode(plain)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	return plain, vals, nil
+	return plain, vals, stale, nil
 }
 
 func (s *Store) seal(e *store.Entry, plain []byte) error {

@@ -111,7 +111,7 @@ func (s *Store) create(ctx context.Context, st *state, plain []byte, now time.Ti
 func (s *Store) update(ctx context.Context, sess *gsessions.Session, st *state, plain []byte, now time.Time, idle time.Duration) error {
 	key := st.token.Key()
 	idleAt := earlier(now.Add(idle), st.absolute)
-	if bytes.Equal(plain, st.plain) {
+	if bytes.Equal(plain, st.plain) && !st.stale {
 		// Nothing changed: refresh the deadline, keep payload and version.
 		err := s.st.Touch(ctx, key, now, idleAt)
 		if errors.Is(err, store.ErrNotFound) {
@@ -133,7 +133,7 @@ func (s *Store) update(ctx context.Context, sess *gsessions.Session, st *state, 
 		err := s.st.Put(ctx, e, prev)
 		switch {
 		case err == nil:
-			st.version, st.plain = e.Version, plain
+			st.version, st.plain, st.stale = e.Version, plain, false
 			return nil
 		case errors.Is(err, store.ErrNotFound):
 			return ErrGone
@@ -150,7 +150,7 @@ func (s *Store) update(ctx context.Context, sess *gsessions.Session, st *state, 
 		if err != nil {
 			return fmt.Errorf("contrib: save: reread: %w", err)
 		}
-		_, base, err := s.open(cur)
+		_, base, _, err := s.open(cur)
 		if err != nil {
 			return fmt.Errorf("contrib: save: reread: %w", err)
 		}

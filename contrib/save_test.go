@@ -137,3 +137,34 @@ func TestLifetime(t *testing.T) {
 		t.Fatalf("idle deadline %v past the absolute one %v", e.IdleDeadline, e.AbsoluteDeadline)
 	}
 }
+
+// TestKeyRotation: a session sealed under a key that is no longer the
+// active one still reads, and its next save, even an unchanged one,
+// re-seals it under the active key, so the old key can leave the ring.
+func TestKeyRotation(t *testing.T) {
+	st := openSQLite(t)
+	oldKey, newKey := store.GenerateKey(), store.GenerateKey()
+	ring := func(keys ...string) *store.Keyring {
+		kr, err := store.ParseKeyring(strings.Join(keys, ","))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kr
+	}
+	c := newClient(t, app(newStore(t, st, ring(oldKey), contrib.Options{})))
+	c.body("GET", "/set/user/alice")
+
+	rotated := newStore(t, st, ring(newKey, oldKey), contrib.Options{})
+	r := request(name + "=" + c.cookies[name])
+	sess, err := rotated.Get(r, name)
+	if err != nil || sess.Values["user"] != "alice" {
+		t.Fatalf("read under the rotated ring: %v %v", err, sess.Values)
+	}
+	if err := sess.Save(r, httptest.NewRecorder()); err != nil {
+		t.Fatal(err)
+	}
+	c.h = app(newStore(t, st, ring(newKey), contrib.Options{}))
+	if got := c.body("GET", "/get/user"); got != "alice" {
+		t.Fatalf("after the old key left the ring: %q", got)
+	}
+}

@@ -41,6 +41,7 @@ type state struct {
 	created  time.Time
 	absolute time.Time
 	plain    []byte             // the gob record as loaded or last saved
+	stale    bool               // sealed under a retired key: the next save re-seals
 	legacy   *gsessions.Session // an old session to delete after the first save
 	broken   error              // the load failed: Save refuses rather than replace the session
 }
@@ -120,7 +121,7 @@ func (s *Store) load(ctx context.Context, tok store.Token, sess *gsessions.Sessi
 		st.broken = fmt.Errorf("contrib: load: %w", err)
 		return st.broken
 	}
-	plain, vals, err := s.open(e)
+	plain, vals, stale, err := s.open(e)
 	if errors.Is(err, store.ErrOpen) {
 		return nil // not sealed by us for this key: a foreign or moved entry
 	}
@@ -131,6 +132,7 @@ func (s *Store) load(ctx context.Context, tok store.Token, sess *gsessions.Sessi
 	sess.IsNew = false
 	sess.ID = store.Handle(e.Key)
 	st.token, st.version, st.created, st.absolute, st.plain = tok, e.Version, e.Created, e.AbsoluteDeadline, plain
+	st.stale = stale
 	return nil
 }
 
