@@ -310,14 +310,14 @@ func TestNoLeakOnDisconnect(t *testing.T) {
 			if kind == "redis" {
 				b = redisBroker(t, testserver.Prefix(t))
 			}
-			a := newInstance(t, dbFile(t), testapp.Keyring(t), b, live.Options{})
+			const n = 20
+			a := newInstance(t, dbFile(t), testapp.Keyring(t), b, live.Options{MaxStreamsPerSession: n})
 			br := newBrowser(t)
 			br.must("POST", a.Srv.URL+"/login/1")
 			br.must("GET", a.Srv.URL+"/whoami")
 			time.Sleep(50 * time.Millisecond)
 			before := runtime.NumGoroutine()
 
-			const n = 20
 			var streams []*sse
 			for range n {
 				st, code, _ := br.openSSE(a.Srv.URL+"/events", nil)
