@@ -101,7 +101,7 @@ func newApp(t testing.TB, w *audit.Writer) *app {
 	t.Cleanup(func() { _ = st.Close() })
 	kr, err := store.ParseKeyring(store.GenerateKey())
 	require.NoError(t, err)
-	mgr, err := ginsession.NewManager(ginsession.Config{Store: st, Keyring: kr, InsecureCookie: true,
+	mgr, err := ginsession.NewManager(ginsession.Config{Store: st, Keyring: kr, Cookie: ginsession.CookieOptions{Insecure: true},
 		OnEvent: []ginsession.EventHandler{w.Handle}})
 	require.NoError(t, err)
 	loader := func(_ context.Context, userID string, id int64) (*platform.Context, error) {

@@ -312,7 +312,7 @@ func newCSRF() string {
 // absolute 24h), with the cookie's Secure attribute dropped so that the load
 // driver's cookie jars send it over plain loopback HTTP.
 func oursConfig(st store.Store, kr *store.Keyring) ginsession.Config {
-	return ginsession.Config{Store: st, Keyring: kr, InsecureCookie: true}
+	return ginsession.Config{Store: st, Keyring: kr, Cookie: ginsession.CookieOptions{Insecure: true}}
 }
 
 func buildOurs(a *App, env Env, plain bool) error {

@@ -112,7 +112,7 @@ func configFromLookup(lookup lookupFunc, logger *slog.Logger) (appConfig, error)
 		errs = append(errs, err)
 	}
 	if _, set := lookup(ginsession.EnvCookieSecure); !set && isLoopback(c.Addr) {
-		sc.InsecureCookie = true
+		sc.Cookie.Insecure = true
 		c.CookieSecureDefaulted = true
 	}
 	sc.RecordDevice = true

@@ -35,7 +35,7 @@ func TestConfig(t *testing.T) {
 				return "addr " + c.Addr
 			case c.Storage != modeDatabase:
 				return "storage " + c.Storage
-			case !c.Session.InsecureCookie || !c.CookieSecureDefaulted:
+			case !c.Session.Cookie.Insecure || !c.CookieSecureDefaulted:
 				return "loopback should default to an insecure cookie"
 			case !c.Session.RecordDevice || c.Session.MaxSessionsPerUser != 10:
 				return "RecordDevice/MaxSessionsPerUser"
@@ -63,31 +63,31 @@ func TestConfig(t *testing.T) {
 			return ""
 		}, nil},
 		{"localhost is loopback", map[string]string{envAddr: "localhost:9000"}, func(c appConfig) string {
-			if !c.Session.InsecureCookie {
+			if !c.Session.Cookie.Insecure {
 				return "localhost should default to an insecure cookie"
 			}
 			return ""
 		}, nil},
 		{"ipv6 loopback", map[string]string{envAddr: "[::1]:9000"}, func(c appConfig) string {
-			if !c.Session.InsecureCookie {
+			if !c.Session.Cookie.Insecure {
 				return "::1 should default to an insecure cookie"
 			}
 			return ""
 		}, nil},
 		{"public address keeps Secure", map[string]string{envAddr: "0.0.0.0:8080"}, func(c appConfig) string {
-			if c.Session.InsecureCookie || c.CookieSecureDefaulted {
+			if c.Session.Cookie.Insecure || c.CookieSecureDefaulted {
 				return "0.0.0.0 must keep the Secure cookie"
 			}
 			return ""
 		}, nil},
 		{"SESSION_COOKIE_SECURE=true honoured on loopback", map[string]string{"SESSION_COOKIE_SECURE": "true"}, func(c appConfig) string {
-			if c.Session.InsecureCookie || c.CookieSecureDefaulted {
+			if c.Session.Cookie.Insecure || c.CookieSecureDefaulted {
 				return "explicit true ignored"
 			}
 			return ""
 		}, nil},
 		{"SESSION_COOKIE_SECURE=false honoured anywhere", map[string]string{envAddr: "0.0.0.0:80", "SESSION_COOKIE_SECURE": "false"}, func(c appConfig) string {
-			if !c.Session.InsecureCookie || c.CookieSecureDefaulted {
+			if !c.Session.Cookie.Insecure || c.CookieSecureDefaulted {
 				return "explicit false ignored"
 			}
 			return ""

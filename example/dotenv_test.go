@@ -65,8 +65,8 @@ func TestEnvExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("config from .env.example: %v", err)
 	}
-	if cfg.Storage != modeHybrid || cfg.Session.IdleTimeout != 2*time.Hour || cfg.Session.InsecureCookie {
-		t.Errorf("storage %s, idle %v, insecure %v: want hybrid, 2h, a Secure cookie", cfg.Storage, cfg.Session.IdleTimeout, cfg.Session.InsecureCookie)
+	if cfg.Storage != modeHybrid || cfg.Session.IdleTimeout != 2*time.Hour || cfg.Session.Cookie.Insecure {
+		t.Errorf("storage %s, idle %v, insecure %v: want hybrid, 2h, a Secure cookie", cfg.Storage, cfg.Session.IdleTimeout, cfg.Session.Cookie.Insecure)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

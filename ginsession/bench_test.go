@@ -17,7 +17,7 @@ import (
 // values set after it. The no-middleware row is the ceiling.
 func BenchmarkMiddleware(b *testing.B) {
 	st := sqliteStore(b)
-	mgr, err := ginsession.NewManager(ginsession.Config{Store: st, Keyring: testapp.Keyring(b), InsecureCookie: true})
+	mgr, err := ginsession.NewManager(ginsession.Config{Store: st, Keyring: testapp.Keyring(b), Cookie: ginsession.CookieOptions{Insecure: true}})
 	if err != nil {
 		b.Fatal(err)
 	}

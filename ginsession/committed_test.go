@@ -144,7 +144,7 @@ func TestStoreOutageIs503(t *testing.T) {
 
 	// A configured handler writes the answer.
 	custom, err := ginsession.NewManager(ginsession.Config{
-		Store: st, Keyring: a.mgr.Config().Keyring, InsecureCookie: true,
+		Store: st, Keyring: a.mgr.Config().Keyring, Cookie: ginsession.CookieOptions{Insecure: true},
 		OnUnavailable: func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(503)
 			_ = json.NewEncoder(w).Encode(map[string]string{"error": "maintenance"})

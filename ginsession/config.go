@@ -18,19 +18,53 @@ import (
 const (
 	EnvPrefix          = "REDIS_SESSION_PREFIX"      // read by the Redis store, listed here for completeness
 	EnvIdleTimeout     = "REDIS_SESSION_TIMEOUT"     // seconds; Config.IdleTimeout
-	EnvCookieName      = "SESSION_COOKIE_NAME"       // Config.CookieName
-	EnvCookieHTTPOnly  = "SESSION_COOKIE_HTTPONLY"   // true|false; false sets Config.ScriptReadableCookie
-	EnvCookieSecure    = "SESSION_COOKIE_SECURE"     // true|false; false sets Config.InsecureCookie
+	EnvCookieName      = "SESSION_COOKIE_NAME"       // Config.Cookie.Name
+	EnvCookieHTTPOnly  = "SESSION_COOKIE_HTTPONLY"   // true|false; false sets Config.Cookie.ScriptReadable
+	EnvCookieSecure    = "SESSION_COOKIE_SECURE"     // true|false; false sets Config.Cookie.Insecure
 	EnvCookieSameSite  = "SESSION_COOKIE_SAMESITE"   // Lax|Strict|None
 	EnvAbsoluteTimeout = "SESSION_ABSOLUTE_TIMEOUT"  // seconds; Config.AbsoluteTimeout
-	EnvCookieDomain    = "SESSION_COOKIE_DOMAIN"     // Config.CookieDomain
-	EnvCookiePath      = "SESSION_COOKIE_PATH"       // Config.CookiePath
-	EnvCookiePersist   = "SESSION_COOKIE_PERSISTENT" // true|false; Config.PersistentCookie
+	EnvCookieDomain    = "SESSION_COOKIE_DOMAIN"     // Config.Cookie.Domain
+	EnvCookiePath      = "SESSION_COOKIE_PATH"       // Config.Cookie.Path
+	EnvCookiePersist   = "SESSION_COOKIE_PERSISTENT" // true|false; Config.Cookie.Persistent
 	EnvKeys            = store.EnvKeys               // SESSION_ENCRYPTION_KEYS; Config.Keyring
 )
 
 // ErrConfig is wrapped by every configuration error.
 var ErrConfig = errors.New("ginsession: invalid config")
+
+// CookieOptions are the session cookie's attributes. The zero value is the
+// safe default: HttpOnly, Secure, SameSite=Lax, host-only, Path "/", a
+// browser-session cookie named "__Host-session".
+type CookieOptions struct {
+	// Name is the cookie's name. Default "session". When the cookie is
+	// Secure, has no Domain and Path "/", the name gets the "__Host-"
+	// prefix (unless DisableHostPrefix), which browsers enforce: such a
+	// cookie cannot be planted by a sibling subdomain or over plain HTTP.
+	// Env: SESSION_COOKIE_NAME.
+	Name string
+	// Path defaults to "/". Env: SESSION_COOKIE_PATH.
+	Path string
+	// Domain is empty (host-only cookie) by default. Env:
+	// SESSION_COOKIE_DOMAIN.
+	Domain string
+	// Insecure drops the Secure attribute, for plain-HTTP development.
+	// Default false. Env: SESSION_COOKIE_SECURE=false.
+	Insecure bool
+	// ScriptReadable drops HttpOnly. Default false. Env:
+	// SESSION_COOKIE_HTTPONLY=false.
+	ScriptReadable bool
+	// SameSite defaults to Lax. None requires a Secure cookie. Env:
+	// SESSION_COOKIE_SAMESITE.
+	SameSite http.SameSite
+	// Partitioned adds the Partitioned attribute (CHIPS). Requires Secure.
+	Partitioned bool
+	// Persistent sends Max-Age (the time left to the absolute deadline)
+	// so the cookie outlives the browser session. Default false: a
+	// browser-session cookie. Env: SESSION_COOKIE_PERSISTENT.
+	Persistent bool
+	// DisableHostPrefix keeps Name exactly as given.
+	DisableHostPrefix bool
+}
 
 // Config configures a [Manager]. The zero value of every field is a safe
 // default; Store and Keyring are required.
@@ -40,34 +74,8 @@ type Config struct {
 	// Keyring seals session values. Required. Env: SESSION_ENCRYPTION_KEYS.
 	Keyring *store.Keyring
 
-	// CookieName is the cookie's name. Default "session". When the cookie
-	// is Secure, has no Domain and Path "/", the name gets the "__Host-"
-	// prefix (unless DisableHostPrefix), which browsers enforce: such a
-	// cookie cannot be planted by a sibling subdomain or over plain HTTP.
-	// Env: SESSION_COOKIE_NAME.
-	CookieName string
-	// CookiePath defaults to "/". Env: SESSION_COOKIE_PATH.
-	CookiePath string
-	// CookieDomain is empty (host-only cookie) by default. Env:
-	// SESSION_COOKIE_DOMAIN.
-	CookieDomain string
-	// InsecureCookie drops the Secure attribute, for plain-HTTP
-	// development. Default false. Env: SESSION_COOKIE_SECURE=false.
-	InsecureCookie bool
-	// ScriptReadableCookie drops HttpOnly. Default false. Env:
-	// SESSION_COOKIE_HTTPONLY=false.
-	ScriptReadableCookie bool
-	// SameSite defaults to Lax. None requires a Secure cookie. Env:
-	// SESSION_COOKIE_SAMESITE.
-	SameSite http.SameSite
-	// Partitioned adds the Partitioned attribute (CHIPS). Requires Secure.
-	Partitioned bool
-	// PersistentCookie sends Max-Age (the time left to the absolute
-	// deadline) so the cookie outlives the browser session. Default false:
-	// a browser-session cookie. Env: SESSION_COOKIE_PERSISTENT.
-	PersistentCookie bool
-	// DisableHostPrefix keeps CookieName exactly as given.
-	DisableHostPrefix bool
+	// Cookie is the session cookie's attributes.
+	Cookie CookieOptions
 
 	// IdleTimeout ends a session unused for this long. Default 2h. Env:
 	// REDIS_SESSION_TIMEOUT (seconds).
@@ -139,14 +147,14 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.CookieName == "" {
-		c.CookieName = "session"
+	if c.Cookie.Name == "" {
+		c.Cookie.Name = "session"
 	}
-	if c.CookiePath == "" {
-		c.CookiePath = "/"
+	if c.Cookie.Path == "" {
+		c.Cookie.Path = "/"
 	}
-	if c.SameSite == 0 || c.SameSite == http.SameSiteDefaultMode {
-		c.SameSite = http.SameSiteLaxMode
+	if c.Cookie.SameSite == 0 || c.Cookie.SameSite == http.SameSiteDefaultMode {
+		c.Cookie.SameSite = http.SameSiteLaxMode
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = 2 * time.Hour
@@ -181,9 +189,9 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if !c.InsecureCookie && c.CookieDomain == "" && c.CookiePath == "/" &&
-		!c.DisableHostPrefix && !strings.HasPrefix(c.CookieName, hostPrefix) {
-		c.CookieName = hostPrefix + c.CookieName
+	if !c.Cookie.Insecure && c.Cookie.Domain == "" && c.Cookie.Path == "/" &&
+		!c.Cookie.DisableHostPrefix && !strings.HasPrefix(c.Cookie.Name, hostPrefix) {
+		c.Cookie.Name = hostPrefix + c.Cookie.Name
 	}
 	return c
 }
@@ -199,8 +207,8 @@ func (c Config) validate() error {
 		return bad("Store", "required")
 	case c.Keyring == nil:
 		return bad("Keyring", "required: set %s (print a value with: go run github.com/vedfolnir/sessions/cmd/sessionkeys new)", EnvKeys)
-	case !validCookieName(c.CookieName):
-		return bad("CookieName", "%q is not a valid cookie name", c.CookieName)
+	case !validCookieName(c.Cookie.Name):
+		return bad("Cookie.Name", "%q is not a valid cookie name", c.Cookie.Name)
 	case c.IdleTimeout < 0:
 		return bad("IdleTimeout", "must be positive")
 	case c.AbsoluteTimeout < 0:
@@ -223,20 +231,20 @@ func (c Config) validate() error {
 		return bad("StoreTimeout", "must be positive")
 	case c.MaxConflictRetries < 0:
 		return bad("MaxConflictRetries", "must be positive")
-	case c.SameSite == http.SameSiteNoneMode && c.InsecureCookie:
-		return bad("SameSite", "None requires a Secure cookie (%s=None needs %s=true)", EnvCookieSameSite, EnvCookieSecure)
-	case c.Partitioned && c.InsecureCookie:
-		return bad("Partitioned", "requires a Secure cookie")
-	case strings.HasPrefix(c.CookieName, hostPrefix) && c.InsecureCookie:
-		return bad("CookieName", "the __Host- prefix requires a Secure cookie")
-	case strings.HasPrefix(c.CookieName, hostPrefix) && c.CookieDomain != "":
-		return bad("CookieName", "the __Host- prefix forbids a Domain")
-	case strings.HasPrefix(c.CookieName, hostPrefix) && c.CookiePath != "/":
-		return bad("CookieName", "the __Host- prefix requires Path=/")
-	case strings.HasPrefix(c.CookieName, "__Secure-") && c.InsecureCookie:
-		return bad("CookieName", "the __Secure- prefix requires a Secure cookie")
-	case !strings.HasPrefix(c.CookiePath, "/"):
-		return bad("CookiePath", "must start with /")
+	case c.Cookie.SameSite == http.SameSiteNoneMode && c.Cookie.Insecure:
+		return bad("Cookie.SameSite", "None requires a Secure cookie (%s=None needs %s=true)", EnvCookieSameSite, EnvCookieSecure)
+	case c.Cookie.Partitioned && c.Cookie.Insecure:
+		return bad("Cookie.Partitioned", "requires a Secure cookie")
+	case strings.HasPrefix(c.Cookie.Name, hostPrefix) && c.Cookie.Insecure:
+		return bad("Cookie.Name", "the __Host- prefix requires a Secure cookie")
+	case strings.HasPrefix(c.Cookie.Name, hostPrefix) && c.Cookie.Domain != "":
+		return bad("Cookie.Name", "the __Host- prefix forbids a Domain")
+	case strings.HasPrefix(c.Cookie.Name, hostPrefix) && c.Cookie.Path != "/":
+		return bad("Cookie.Name", "the __Host- prefix requires Path=/")
+	case strings.HasPrefix(c.Cookie.Name, "__Secure-") && c.Cookie.Insecure:
+		return bad("Cookie.Name", "the __Secure- prefix requires a Secure cookie")
+	case !strings.HasPrefix(c.Cookie.Path, "/"):
+		return bad("Cookie.Path", "must start with /")
 	}
 	return nil
 }
@@ -298,34 +306,34 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	}
 	seconds(EnvIdleTimeout, &c.IdleTimeout)
 	seconds(EnvAbsoluteTimeout, &c.AbsoluteTimeout)
-	boolean(EnvCookieHTTPOnly, &c.ScriptReadableCookie, true)
-	boolean(EnvCookieSecure, &c.InsecureCookie, true)
-	boolean(EnvCookiePersist, &c.PersistentCookie, false)
+	boolean(EnvCookieHTTPOnly, &c.Cookie.ScriptReadable, true)
+	boolean(EnvCookieSecure, &c.Cookie.Insecure, true)
+	boolean(EnvCookiePersist, &c.Cookie.Persistent, false)
 	if v, ok := get(EnvCookieName); ok {
 		if !validCookieName(v) {
 			errs = append(errs, fmt.Errorf("%w: %s=%q: not a valid cookie name", ErrConfig, EnvCookieName, v))
 		}
-		c.CookieName = v
+		c.Cookie.Name = v
 	}
 	if v, ok := get(EnvCookieDomain); ok {
-		c.CookieDomain = v
+		c.Cookie.Domain = v
 	}
 	if v, ok := get(EnvCookiePath); ok {
-		c.CookiePath = v
+		c.Cookie.Path = v
 	}
 	if v, ok := get(EnvCookieSameSite); ok {
 		switch strings.ToLower(v) {
 		case "lax":
-			c.SameSite = http.SameSiteLaxMode
+			c.Cookie.SameSite = http.SameSiteLaxMode
 		case "strict":
-			c.SameSite = http.SameSiteStrictMode
+			c.Cookie.SameSite = http.SameSiteStrictMode
 		case "none":
-			c.SameSite = http.SameSiteNoneMode
+			c.Cookie.SameSite = http.SameSiteNoneMode
 		default:
 			errs = append(errs, fmt.Errorf("%w: %s=%q: want Lax, Strict or None", ErrConfig, EnvCookieSameSite, v))
 		}
 	}
-	if c.SameSite == http.SameSiteNoneMode && c.InsecureCookie {
+	if c.Cookie.SameSite == http.SameSiteNoneMode && c.Cookie.Insecure {
 		errs = append(errs, fmt.Errorf("%w: %s=None needs a Secure cookie: set %s=true (or choose Lax or Strict)", ErrConfig, EnvCookieSameSite, EnvCookieSecure))
 	}
 	if v, ok := get(EnvKeys); ok {

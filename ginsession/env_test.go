@@ -43,7 +43,7 @@ func TestEnvBooleans(t *testing.T) {
 			continue
 		}
 		require.NoError(t, err, tc.v)
-		assert.Equal(t, tc.want, !c.InsecureCookie, tc.v)
+		assert.Equal(t, tc.want, !c.Cookie.Insecure, tc.v)
 	}
 }
 
@@ -91,7 +91,7 @@ func TestEnvErrorsExplain(t *testing.T) {
 	_, err = store.ParseKeyring("")
 	assert.Contains(t, err.Error(), "go run github.com/vedfolnir/sessions/cmd/sessionkeys new")
 	// SameSite None without Secure, set in Go, also names the variables.
-	_, err = ginsession.NewManager(ginsession.Config{Store: sqliteStore(t), Keyring: testapp.Keyring(t), SameSite: http.SameSiteNoneMode, InsecureCookie: true})
+	_, err = ginsession.NewManager(ginsession.Config{Store: sqliteStore(t), Keyring: testapp.Keyring(t), Cookie: ginsession.CookieOptions{SameSite: http.SameSiteNoneMode, Insecure: true}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "SESSION_COOKIE_SECURE=true")
 }

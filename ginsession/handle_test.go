@@ -16,7 +16,7 @@ import (
 // made RevokeUser(ctx, id, Current(c).Handle()) end the current session
 // too).
 func TestHandleLoadsTheSession(t *testing.T) {
-	m, err := ginsession.NewManager(ginsession.Config{Store: sqliteStore(t), Keyring: testapp.Keyring(t), InsecureCookie: true})
+	m, err := ginsession.NewManager(ginsession.Config{Store: sqliteStore(t), Keyring: testapp.Keyring(t), Cookie: ginsession.CookieOptions{Insecure: true}})
 	require.NoError(t, err)
 	r := gin.New()
 	r.Use(m.Middleware())

@@ -134,10 +134,10 @@ func newApp(t testing.TB, st store.Store, tweak func(*ginsession.Config)) *app {
 	}
 	a := &app{t: t, store: &counting{Store: st}, events: &eventLog{}}
 	cfg := ginsession.Config{
-		Store:          a.store,
-		Keyring:        testapp.Keyring(t),
-		InsecureCookie: true, // httptest serves plain HTTP; the cookie jar drops Secure cookies there
-		OnEvent:        []ginsession.EventHandler{a.events.add},
+		Store:   a.store,
+		Keyring: testapp.Keyring(t),
+		Cookie:  ginsession.CookieOptions{Insecure: true}, // httptest serves plain HTTP; the cookie jar drops Secure cookies there
+		OnEvent: []ginsession.EventHandler{a.events.add},
 	}
 	if tweak != nil {
 		tweak(&cfg)

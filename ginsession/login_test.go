@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vedfolnir/sessions/internal/sealed"
+
 	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -374,7 +376,7 @@ func TestSeedSessionSealedSize(t *testing.T) {
 	require.Equal(t, 200, resp.StatusCode, body)
 	e, err := a.store.Store.Get(context.Background(), store.KeyFromToken(c.cookie()))
 	require.NoError(t, err)
-	rec, _, err := a.mgr.Config().Keyring.OpenWith(e.Key, ginsession.RecordType, ginsession.EnvelopeBindings(e), e.Payload)
+	rec, _, err := a.mgr.Config().Keyring.OpenWith(e.Key, sealed.Bound, sealed.Bindings(nil, e), e.Payload)
 	require.NoError(t, err)
 	t.Logf("seed session: record %d bytes, sealed %d bytes", len(rec), len(e.Payload))
 	assert.Equal(t, 114, len(rec))
@@ -426,7 +428,7 @@ func TestLegacyRecord(t *testing.T) {
 	require.Equal(t, 204, resp.StatusCode)
 	e, err := st.Get(context.Background(), store.KeyFromToken(c.cookie()))
 	require.NoError(t, err)
-	plain, _, err := a.mgr.Config().Keyring.OpenWith(e.Key, ginsession.RecordType, ginsession.EnvelopeBindings(e), e.Payload)
+	plain, _, err := a.mgr.Config().Keyring.OpenWith(e.Key, sealed.Bound, sealed.Bindings(nil, e), e.Payload)
 	require.NoError(t, err, "the rotation writes the current form, its fields bound to the envelope")
 	vals, err := store.DecodeRecord(plain, store.Limits{})
 	require.NoError(t, err)

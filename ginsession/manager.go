@@ -11,20 +11,16 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/vedfolnir/sessions/internal/sealed"
 	"github.com/vedfolnir/sessions/store"
 )
 
-// recordSession is the record type bound into a session envelope's
-// associated data, so no other kind of sealed record opens as a session.
-const recordSession byte = 's'
-
-// recordBound is the record type of session envelopes sealed with the
-// entry's user id, creation time and absolute deadline as associated data
-// (sealing and opening bind them): a store writer who edits any of them makes the
-// envelope fail to open, so none of them needs a sealed copy.
-// recordSession envelopes, which kept sealed copies instead, are still
-// opened.
-const recordBound byte = 'b'
+// The record types of session envelopes (see package internal/sealed).
+const (
+	recordSession = sealed.Legacy
+	recordBound   = sealed.Bound
+)
 
 // ctxKey is the gin context key of the request's *Session.
 type ctxKey struct{}
@@ -69,7 +65,7 @@ func (m *Manager) Config() Config { return m.cfg }
 
 // CookieName returns the cookie name in use (with the __Host- prefix when
 // it applies).
-func (m *Manager) CookieName() string { return m.cfg.CookieName }
+func (m *Manager) CookieName() string { return m.cfg.Cookie.Name }
 
 // Middleware returns the gin handler that puts a lazy *Session on every
 // request's context and commits it before the response headers go out.
@@ -160,14 +156,14 @@ func Unavailable(w http.ResponseWriter, _ *http.Request) {
 // cookie builds the session cookie. maxAge < 0 deletes it.
 func (m *Manager) cookie(value string, maxAge int) *http.Cookie {
 	ck := &http.Cookie{
-		Name:        m.cfg.CookieName,
+		Name:        m.cfg.Cookie.Name,
 		Value:       value,
-		Path:        m.cfg.CookiePath,
-		Domain:      m.cfg.CookieDomain,
-		Secure:      !m.cfg.InsecureCookie,
-		HttpOnly:    !m.cfg.ScriptReadableCookie,
-		SameSite:    m.cfg.SameSite,
-		Partitioned: m.cfg.Partitioned,
+		Path:        m.cfg.Cookie.Path,
+		Domain:      m.cfg.Cookie.Domain,
+		Secure:      !m.cfg.Cookie.Insecure,
+		HttpOnly:    !m.cfg.Cookie.ScriptReadable,
+		SameSite:    m.cfg.Cookie.SameSite,
+		Partitioned: m.cfg.Cookie.Partitioned,
 		MaxAge:      maxAge,
 	}
 	return ck
@@ -182,7 +178,7 @@ func (m *Manager) readToken(r *http.Request) (store.Token, string) {
 	for _, line := range r.Header["Cookie"] {
 		for part := range strings.SplitSeq(line, ";") {
 			name, val, ok := strings.Cut(strings.TrimSpace(part), "=")
-			if !ok || name != m.cfg.CookieName {
+			if !ok || name != m.cfg.Cookie.Name {
 				continue
 			}
 			n++
@@ -207,14 +203,3 @@ func (m *Manager) readToken(r *http.Request) (store.Token, string) {
 var ErrNoSession = errors.New("ginsession: no session")
 
 func wrap(op string, err error) error { return fmt.Errorf("ginsession: %s: %w", op, err) }
-
-// RecordType is the record type of the envelopes the session layer seals
-// with [store.Keyring.SealWith]: their extra associated data is
-// [EnvelopeBindings] of the entry. For tools that read or write stored
-// sessions directly (importers, audits, tests).
-const RecordType = recordBound
-
-// EnvelopeBindings returns the extra associated data of e's envelope: its
-// user id, creation time and absolute deadline, so that a store writer who
-// edits any of them makes the envelope fail to open.
-func EnvelopeBindings(e *store.Entry) []byte { return bindings(nil, e) }

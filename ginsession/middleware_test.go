@@ -380,13 +380,13 @@ func TestCookieAttributes(t *testing.T) {
 		not  []string
 	}{
 		{"defaults", ginsession.Config{}, []string{"__Host-session=", "Path=/", "HttpOnly", "Secure", "SameSite=Lax"}, []string{"Domain", "Max-Age", "Partitioned"}},
-		{"insecure dev", ginsession.Config{InsecureCookie: true}, []string{"session=", "HttpOnly", "SameSite=Lax"}, []string{"Secure", "__Host-"}},
-		{"domain", ginsession.Config{CookieDomain: "example.com", CookieName: "sid"}, []string{"sid=", "Domain=example.com", "Secure"}, []string{"__Host-"}},
-		{"strict", ginsession.Config{SameSite: http.SameSiteStrictMode}, []string{"SameSite=Strict"}, nil},
-		{"none partitioned", ginsession.Config{SameSite: http.SameSiteNoneMode, Partitioned: true}, []string{"SameSite=None", "Secure", "Partitioned"}, nil},
-		{"persistent", ginsession.Config{PersistentCookie: true, AbsoluteTimeout: time.Hour}, []string{"Max-Age=3600"}, nil},
-		{"script readable", ginsession.Config{ScriptReadableCookie: true}, []string{"Secure"}, []string{"HttpOnly"}},
-		{"path", ginsession.Config{CookiePath: "/app", CookieName: "sid"}, []string{"sid=", "Path=/app"}, []string{"__Host-"}},
+		{"insecure dev", ginsession.Config{Cookie: ginsession.CookieOptions{Insecure: true}}, []string{"session=", "HttpOnly", "SameSite=Lax"}, []string{"Secure", "__Host-"}},
+		{"domain", ginsession.Config{Cookie: ginsession.CookieOptions{Domain: "example.com", Name: "sid"}}, []string{"sid=", "Domain=example.com", "Secure"}, []string{"__Host-"}},
+		{"strict", ginsession.Config{Cookie: ginsession.CookieOptions{SameSite: http.SameSiteStrictMode}}, []string{"SameSite=Strict"}, nil},
+		{"none partitioned", ginsession.Config{Cookie: ginsession.CookieOptions{SameSite: http.SameSiteNoneMode, Partitioned: true}}, []string{"SameSite=None", "Secure", "Partitioned"}, nil},
+		{"persistent", ginsession.Config{Cookie: ginsession.CookieOptions{Persistent: true}, AbsoluteTimeout: time.Hour}, []string{"Max-Age=3600"}, nil},
+		{"script readable", ginsession.Config{Cookie: ginsession.CookieOptions{ScriptReadable: true}}, []string{"Secure"}, []string{"HttpOnly"}},
+		{"path", ginsession.Config{Cookie: ginsession.CookieOptions{Path: "/app", Name: "sid"}}, []string{"sid=", "Path=/app"}, []string{"__Host-"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -418,10 +418,10 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"no store", ginsession.Config{Keyring: kr}, "Store"},
 		{"no keyring", ginsession.Config{Store: st}, "SESSION_ENCRYPTION_KEYS"},
-		{"host prefix insecure", ginsession.Config{Store: st, Keyring: kr, CookieName: "__Host-x", InsecureCookie: true}, "CookieName"},
-		{"host prefix domain", ginsession.Config{Store: st, Keyring: kr, CookieName: "__Host-x", CookieDomain: "a.com"}, "CookieName"},
-		{"samesite none insecure", ginsession.Config{Store: st, Keyring: kr, SameSite: http.SameSiteNoneMode, InsecureCookie: true}, "SameSite"},
-		{"bad name", ginsession.Config{Store: st, Keyring: kr, CookieName: "a b"}, "CookieName"},
+		{"host prefix insecure", ginsession.Config{Store: st, Keyring: kr, Cookie: ginsession.CookieOptions{Name: "__Host-x", Insecure: true}}, "Cookie.Name"},
+		{"host prefix domain", ginsession.Config{Store: st, Keyring: kr, Cookie: ginsession.CookieOptions{Name: "__Host-x", Domain: "a.com"}}, "Cookie.Name"},
+		{"samesite none insecure", ginsession.Config{Store: st, Keyring: kr, Cookie: ginsession.CookieOptions{SameSite: http.SameSiteNoneMode, Insecure: true}}, "Cookie.SameSite"},
+		{"bad name", ginsession.Config{Store: st, Keyring: kr, Cookie: ginsession.CookieOptions{Name: "a b"}}, "Cookie.Name"},
 		{"negative idle", ginsession.Config{Store: st, Keyring: kr, IdleTimeout: -time.Second}, "IdleTimeout"},
 	}
 	for _, tc := range cases {
@@ -449,10 +449,10 @@ func TestConfigFromEnv(t *testing.T) {
 	}))
 	require.NoError(t, err)
 	assert.Equal(t, 2*time.Hour, cfg.IdleTimeout)
-	assert.Equal(t, "vedfolnir_session", cfg.CookieName)
-	assert.True(t, cfg.InsecureCookie)
-	assert.False(t, cfg.ScriptReadableCookie)
-	assert.Equal(t, http.SameSiteStrictMode, cfg.SameSite)
+	assert.Equal(t, "vedfolnir_session", cfg.Cookie.Name)
+	assert.True(t, cfg.Cookie.Insecure)
+	assert.False(t, cfg.Cookie.ScriptReadable)
+	assert.Equal(t, http.SameSiteStrictMode, cfg.Cookie.SameSite)
 	require.NotNil(t, cfg.Keyring)
 
 	bad := []struct{ name, val string }{

@@ -3,7 +3,6 @@ package ginsession
 import (
 	"context"
 	crand "crypto/rand"
-	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"strconv"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/vedfolnir/sessions/internal/sealed"
 	"github.com/vedfolnir/sessions/store"
 )
 
@@ -222,15 +223,8 @@ func (m *Manager) seal(e *store.Entry, values map[string][]byte) ([]byte, error)
 	return m.cfg.Keyring.SealWith(e.Key, recordBound, bindings(buf[:0], e), rec)
 }
 
-// bindings appends the entry fields a recordBound envelope binds: the user
-// id (length-prefixed), then the creation time and absolute deadline in
-// Unix milliseconds, 8 bytes big-endian each.
-func bindings(buf []byte, e *store.Entry) []byte {
-	buf = binary.AppendUvarint(buf, uint64(len(e.UserID)))
-	buf = append(buf, e.UserID...)
-	buf = binary.BigEndian.AppendUint64(buf, uint64(store.Millis(e.Created).UnixMilli()))
-	return binary.BigEndian.AppendUint64(buf, uint64(store.Millis(e.AbsoluteDeadline).UnixMilli()))
-}
+// bindings appends the entry fields a recordBound envelope binds.
+func bindings(buf []byte, e *store.Entry) []byte { return sealed.Bindings(buf, e) }
 
 func (s *Session) reject(key, userID, reason string) {
 	// Only a malformed cookie is expired in reply. A well-formed token that
@@ -643,9 +637,9 @@ func (s *Session) touch(ctx context.Context, now time.Time) {
 
 func (s *Session) writeCookie(now time.Time) {
 	switch {
-	case s.entry != nil && (s.setCookie || s.m.cfg.PersistentCookie && s.dirtyCookie(now)):
+	case s.entry != nil && (s.setCookie || s.m.cfg.Cookie.Persistent && s.dirtyCookie(now)):
 		maxAge := 0
-		if s.m.cfg.PersistentCookie {
+		if s.m.cfg.Cookie.Persistent {
 			maxAge = max(int((s.entry.AbsoluteDeadline.Sub(now)+time.Second-1)/time.Second), 1) // round up: ms truncation must not shave a second
 		}
 		s.c.Writer.Header().Add("Set-Cookie", s.m.cookie(s.token.String(), maxAge).String())

@@ -27,7 +27,7 @@ func BenchmarkMiddleware(b *testing.B) {
 	}
 	defer st.Close()
 	kr, _ := store.ParseKeyring(store.GenerateKey())
-	mgr, err := ginsession.NewManager(ginsession.Config{Store: st, Keyring: kr, InsecureCookie: true})
+	mgr, err := ginsession.NewManager(ginsession.Config{Store: st, Keyring: kr, Cookie: ginsession.CookieOptions{Insecure: true}})
 	if err != nil {
 		b.Fatal(err)
 	}

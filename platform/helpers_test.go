@@ -155,7 +155,7 @@ func newAppLoader(t testing.TB, loader platform.Loader, opts platform.Options) *
 	require.NoError(t, err)
 	a := &app{t: t, conns: newConnections(t), store: &countingStore{Store: st},
 		clock: &clock{now: time.Now()}, events: &events{}}
-	a.mgr, err = ginsession.NewManager(ginsession.Config{Store: a.store, Keyring: kr, InsecureCookie: true,
+	a.mgr, err = ginsession.NewManager(ginsession.Config{Store: a.store, Keyring: kr, Cookie: ginsession.CookieOptions{Insecure: true},
 		OnEvent: []ginsession.EventHandler{a.events.add}})
 	require.NoError(t, err)
 	if opts.Now == nil {

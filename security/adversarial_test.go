@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vedfolnir/sessions/internal/sealed"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -830,7 +832,7 @@ func resealWith(f func(t *T, e *env, key string, rec []byte) []byte) func(*T, *e
 		v := victimSession(e.a.client())
 		tok := v.token()
 		en := e.entry(tok.Key())
-		plain, _, err := e.kr.OpenWith(en.Key, ginsession.RecordType, ginsession.EnvelopeBindings(en), en.Payload)
+		plain, _, err := e.kr.OpenWith(en.Key, sealed.Bound, sealed.Bindings(nil, en), en.Payload)
 		require.NoError(t, err)
 		require.NoError(t, e.a.raw.setPayload(e.ctx(), en.Key, f(t, e, en.Key, plain)))
 		e.attack()

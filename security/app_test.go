@@ -145,11 +145,11 @@ func newApp(t testing.TB, st store.Store, raw rawStore, kr *store.Keyring, o app
 	t.Helper()
 	a := &app{t: t, st: &counting{Store: st}, raw: raw, kr: kr, events: &recorder{}}
 	cfg := ginsession.Config{
-		Store:          a.st,
-		Keyring:        kr,
-		InsecureCookie: !o.tls, // plain-HTTP test servers: the jar drops Secure cookies there
-		RecordDevice:   true,
-		OnEvent:        []ginsession.EventHandler{a.events.add},
+		Store:        a.st,
+		Keyring:      kr,
+		Cookie:       ginsession.CookieOptions{Insecure: !o.tls}, // plain-HTTP test servers: the jar drops Secure cookies there
+		RecordDevice: true,
+		OnEvent:      []ginsession.EventHandler{a.events.add},
 	}
 	if o.clock != nil {
 		cfg.Now = o.clock.Now

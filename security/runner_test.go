@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vedfolnir/sessions/ginsession"
+	"github.com/vedfolnir/sessions/internal/sealed"
+
 	"github.com/vedfolnir/sessions/internal/testserver"
 	"github.com/vedfolnir/sessions/store"
 )
@@ -106,7 +107,7 @@ func (e *env) entry(key string) *store.Entry {
 
 // open decrypts and decodes a stored entry the way the app would.
 func (e *env) open(en *store.Entry) (map[string][]byte, error) {
-	plain, _, err := e.kr.OpenWith(en.Key, ginsession.RecordType, ginsession.EnvelopeBindings(en), en.Payload)
+	plain, _, err := e.kr.OpenWith(en.Key, sealed.Bound, sealed.Bindings(nil, en), en.Payload)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +119,7 @@ func (e *env) open(en *store.Entry) (map[string][]byte, error) {
 func (e *env) reseal(key string, plaintext []byte) {
 	e.t.Helper()
 	en := e.entry(key)
-	p, err := e.kr.SealWith(key, ginsession.RecordType, ginsession.EnvelopeBindings(en), plaintext)
+	p, err := e.kr.SealWith(key, sealed.Bound, sealed.Bindings(nil, en), plaintext)
 	if err != nil {
 		e.t.Fatalf("seal: %v", err)
 	}

@@ -87,7 +87,7 @@ func startApp(t testing.TB, env map[string]string, kr *store.Keyring, opts stora
 	}
 	a.st = st
 	m, err := ginsession.NewManager(ginsession.Config{
-		Store: st.Store(), Keyring: kr, InsecureCookie: true,
+		Store: st.Store(), Keyring: kr, Cookie: ginsession.CookieOptions{Insecure: true},
 		OnEvent: []ginsession.EventHandler{a.events.add},
 		Logger:  quiet,
 	})

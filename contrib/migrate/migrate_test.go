@@ -134,7 +134,7 @@ func newWorld(t *testing.T, oldStore sessions.Store, tweak func(*ginsession.Conf
 	}
 	w.store = &counting{Store: st}
 	cfg := ginsession.Config{
-		Store: w.store, Keyring: kr, InsecureCookie: true,
+		Store: w.store, Keyring: kr, Cookie: ginsession.CookieOptions{Insecure: true},
 		Logger: slog.New(slog.NewTextHandler(w.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		OnEvent: []ginsession.EventHandler{func(e ginsession.Event) {
 			w.mu.Lock()
@@ -397,7 +397,7 @@ func TestSharedCookieName(t *testing.T) {
 	prefix := testserver.Prefix(t)
 	st := oldRedisStore(t, testserver.Redis(t), prefix)
 	w := newWorld(t, st, func(c *ginsession.Config, _ *migrate.Options) {
-		c.CookieName, c.DisableHostPrefix = oldName, true
+		c.Cookie.Name, c.Cookie.DisableHostPrefix = oldName, true
 	})
 	b := w.browser()
 	b.get("/old/login")

@@ -32,7 +32,7 @@ func ExampleHandler() {
 	broker := live.NewLocalBroker() // or a *redisstore.Store, across instances
 	pub := live.NewPublisher(broker, live.PublisherOptions{})
 	defer pub.Close()
-	mgr, _ := ginsession.NewManager(ginsession.Config{Store: st, Keyring: keys, InsecureCookie: true,
+	mgr, _ := ginsession.NewManager(ginsession.Config{Store: st, Keyring: keys, Cookie: ginsession.CookieOptions{Insecure: true},
 		OnEvent: []ginsession.EventHandler{pub.Handle}})
 
 	gin.SetMode(gin.ReleaseMode)

@@ -36,10 +36,10 @@ func TestScrapeAfterRealRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	mgr, err := ginsession.NewManager(ginsession.Config{
-		Store:          m.InstrumentStore("database", sqliteStore(t)),
-		Keyring:        kr,
-		InsecureCookie: true, // plain-HTTP test server
-		OnEvent:        []ginsession.EventHandler{m.Handle},
+		Store:   m.InstrumentStore("database", sqliteStore(t)),
+		Keyring: kr,
+		Cookie:  ginsession.CookieOptions{Insecure: true}, // plain-HTTP test server
+		OnEvent: []ginsession.EventHandler{m.Handle},
 	})
 	if err != nil {
 		t.Fatal(err)

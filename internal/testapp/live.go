@@ -51,7 +51,7 @@ func NewLive(t testing.TB, dbURL string, kr *store.Keyring, b store.Broker, opts
 	t.Cleanup(func() { _ = st.Close() })
 	pub := live.NewPublisher(b, live.PublisherOptions{})
 	t.Cleanup(pub.Close)
-	cfg := ginsession.Config{Store: st, Keyring: kr, InsecureCookie: true,
+	cfg := ginsession.Config{Store: st, Keyring: kr, Cookie: ginsession.CookieOptions{Insecure: true},
 		OnEvent: []ginsession.EventHandler{pub.Handle}}
 	for _, f := range tweak {
 		f(&cfg)
