@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vedfolnir/sessions/dbstore"
@@ -34,6 +35,19 @@ func openPostgres(t testing.TB, opts dbstore.Options) *dbstore.Store {
 	}
 	// The race case runs 50 writers; a bounded pool keeps the shared
 	// server's connection count sane while they still race.
+	s.DB().SetMaxOpenConns(12)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// openMySQL opens a store in a fresh MariaDB (or MySQL) database through
+// Open and a mysql:// URL.
+func openMySQL(t testing.TB, opts dbstore.Options) *dbstore.Store {
+	t.Helper()
+	s, err := dbstore.Open(context.Background(), testserver.MySQL(t), opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
 	s.DB().SetMaxOpenConns(12)
 	t.Cleanup(func() { _ = s.Close() })
 	return s
@@ -83,4 +97,38 @@ func TestConformancePostgres(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return openPostgres(t, dbstore.Options{})
 	}, storetest.Options{})
+}
+
+func TestConformanceMySQL(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openMySQL(t, dbstore.Options{})
+	}, storetest.Options{})
+}
+
+// A caller's own pool through New, with the driver's own DSN (prepared
+// statements on the server, clientFoundRows on: the store's counts work
+// either way) passes too.
+func TestConformanceMySQLNew(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		db, err := sql.Open("mysql", withParam(testserver.MySQLDSN(t), "clientFoundRows=true"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.SetMaxOpenConns(12)
+		t.Cleanup(func() { _ = db.Close() })
+		s, err := dbstore.New(context.Background(), db, dbstore.Options{Table: "own_sessions", MaxPayload: 4096})
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}, storetest.Options{MaxPayload: 4096})
+}
+
+// withParam adds a parameter to a go-sql-driver/mysql DSN.
+func withParam(dsn, kv string) string {
+	if strings.Contains(dsn, "?") {
+		return dsn + "&" + kv
+	}
+	return dsn + "?" + kv
 }
