@@ -274,7 +274,7 @@ func TestCloseFlushes(t *testing.T) {
 		require.NoError(t, w.Close(context.Background()))
 		assert.Equal(t, uint64(100), w.Written())
 		var n int
-		require.NoError(t, db.QueryRow(`SELECT count(*) FROM session_audit WHERE "user_id" = 'c'`).Scan(&n))
+		require.NoError(t, db.QueryRow(`SELECT count(*) FROM session_audit WHERE user_id = 'c'`).Scan(&n))
 		assert.Equal(t, 100, n)
 
 		w.Handle(ginsession.Event{Kind: ginsession.EventLogin, UserID: "c"})

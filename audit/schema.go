@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"database/sql"
+	"strconv"
 	"time"
 
 	"github.com/vedfolnir/sessions/internal/sqlmigrate"
@@ -21,6 +22,9 @@ var migrations = []migration{{
 	doc:     "audit table, per-user and time indexes",
 	stmts: func(d sqlmigrate.Dialect, table string) []string {
 		t := sqlmigrate.Quote(table)
+		if d.Name == sqlmigrate.MySQL.Name {
+			return mysqlV1(d, t, table)
+		}
 		return []string{
 			// time: unix milliseconds, UTC. session: the non-secret
 			// handle, never a token. Text columns hold sanitised,
@@ -34,6 +38,22 @@ var migrations = []migration{{
 		}
 	},
 }}
+
+// mysqlV1 is version 1 for MySQL: indexed text needs a length there (the
+// sanitiser's bounds, which count bytes, fit as characters), the indexes
+// go inside CREATE TABLE (MySQL has no CREATE INDEX IF NOT EXISTS), and the
+// table's binary collation makes user ids match exactly, as elsewhere.
+func mysqlV1(d sqlmigrate.Dialect, t, table string) []string {
+	n := func(max int) string { return "VARCHAR(" + strconv.Itoa(max) + ") NOT NULL" }
+	return []string{
+		"CREATE TABLE IF NOT EXISTS " + t + " (" + d.AutoID + ", " +
+			`"time" BIGINT NOT NULL, "kind" ` + n(maxKind) + `, "session" ` + n(maxSession) + ", " +
+			`"user_id" ` + n(maxUserID) + `, "platform" ` + n(maxPlatform) + `, "ip" ` + n(maxIP) + ", " +
+			`"user_agent" MEDIUMTEXT NOT NULL, "detail" MEDIUMTEXT NOT NULL, ` +
+			"INDEX " + sqlmigrate.Quote(table+"_user_idx") + ` ("user_id", "time", id), ` +
+			"INDEX " + sqlmigrate.Quote(table+"_time_idx") + ` ("time"))` + d.TableOptions,
+	}
+}
 
 // migrate brings the schema up to date, safely from several processes at
 // once (see sqlmigrate.Migrate).

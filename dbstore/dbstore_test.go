@@ -37,7 +37,8 @@ func count(t testing.TB, db *sql.DB, q string) int {
 	return n
 }
 
-// engines runs f on SQLite, and on PostgreSQL when a server is available.
+// engines runs f on SQLite, and on PostgreSQL and MariaDB when a server is
+// available.
 func engines(t *testing.T, f func(t *testing.T, open func(t testing.TB, opts dbstore.Options) *dbstore.Store, dsn func(t testing.TB) string)) {
 	t.Run("sqlite", func(t *testing.T) {
 		dir := t.TempDir()
@@ -48,6 +49,14 @@ func engines(t *testing.T, f func(t *testing.T, open func(t testing.TB, opts dbs
 		var shared string
 		f(t, openPostgres, func(t testing.TB) string {
 			once.Do(func() { shared = testserver.Postgres(t) })
+			return shared
+		})
+	})
+	t.Run("mysql", func(t *testing.T) {
+		var once sync.Once
+		var shared string
+		f(t, openMySQL, func(t testing.TB) string {
+			once.Do(func() { shared = testserver.MySQL(t) })
 			return shared
 		})
 	})
