@@ -21,7 +21,8 @@ const (
 	DialectAuto Dialect = ""
 	SQLite      Dialect = "sqlite"
 	Postgres    Dialect = "postgres"
-	// MySQL is MySQL 8 or MariaDB 10.5 and later, on InnoDB.
+	// MySQL is MySQL 8 or MariaDB, on InnoDB (the tests run on MariaDB
+	// 10.11).
 	MySQL Dialect = "mysql"
 )
 

@@ -68,30 +68,9 @@ var sqliteDefaults = [][2]string{
 // Pooled connections are recycled after 3 minutes, before a server or
 // proxy drops idle ones.
 func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
-	driverName, dsn, err := parseURL(databaseURL)
+	db, driverName, err := openDB(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("dbstore: open: %w", err)
-	}
-	if !slices.Contains(sql.Drivers(), driverName) {
-		return nil, fmt.Errorf("dbstore: open: %w", noDriver(driverName))
-	}
-	db, err := sql.Open(driverName, dsn)
-	if err != nil && driverName == "mysql" {
-		// go-sql-driver/mysql checks its parameters here; its messages
-		// name the parameter, never the password.
-		return nil, fmt.Errorf("dbstore: open: %w: database URL (DATABASE_URL): %w", store.ErrInvalid, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("dbstore: open: %w", unavailable(err))
-	}
-	if driverName == "sqlite" {
-		db.SetMaxOpenConns(1)
-		db.SetMaxIdleConns(1)
-		db.SetConnMaxIdleTime(0)
-		db.SetConnMaxLifetime(0)
-	}
-	if driverName == "mysql" {
-		db.SetConnMaxLifetime(3 * time.Minute)
 	}
 	opts.CloseDB = true
 	if opts.Dialect == DialectAuto {
@@ -103,6 +82,47 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		return nil, err
 	}
 	return s, nil
+}
+
+// OpenDB opens the database named by a DATABASE_URL-style string as [Open]
+// does (the same forms, drivers and connection settings) without making a
+// store: for other tables on the same database, such as an audit trail.
+// It does not connect; the caller closes the database.
+func OpenDB(databaseURL string) (*sql.DB, error) {
+	db, _, err := openDB(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("dbstore: open: %w", err)
+	}
+	return db, nil
+}
+
+func openDB(databaseURL string) (*sql.DB, string, error) {
+	driverName, dsn, err := parseURL(databaseURL)
+	if err != nil {
+		return nil, "", err
+	}
+	if !slices.Contains(sql.Drivers(), driverName) {
+		return nil, "", noDriver(driverName)
+	}
+	db, err := sql.Open(driverName, dsn)
+	if err != nil && driverName == "mysql" {
+		// go-sql-driver/mysql checks its parameters here; its messages
+		// name the parameter, never the password.
+		return nil, "", fmt.Errorf("%w: database URL (DATABASE_URL): %w", store.ErrInvalid, err)
+	}
+	if err != nil {
+		return nil, "", unavailable(err)
+	}
+	switch driverName {
+	case "sqlite":
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		db.SetConnMaxIdleTime(0)
+		db.SetConnMaxLifetime(0)
+	case "mysql":
+		db.SetConnMaxLifetime(3 * time.Minute)
+	}
+	return db, driverName, nil
 }
 
 // ErrNoDriver is returned by [Open] when the program has not registered
