@@ -140,3 +140,6 @@ func redisURL(t *testing.T) string {
 	}
 	return "redis://" + addr
 }
+
+// healthURL is the instance's health report.
+func (a *app) healthURL() string { return a.base + "/healthz" }
