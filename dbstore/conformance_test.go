@@ -117,26 +117,6 @@ func TestConformanceMySQL(t *testing.T) {
 	}, storetest.Options{})
 }
 
-// A caller's own pool through New, with the driver's own DSN (prepared
-// statements on the server, clientFoundRows on: the store's counts work
-// either way) passes too.
-func TestConformanceMySQLNew(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		db, err := sql.Open("mysql", withParam(testserver.MySQLDSN(t), "clientFoundRows=true"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		db.SetMaxOpenConns(12)
-		t.Cleanup(func() { _ = db.Close() })
-		s, err := dbstore.New(context.Background(), db, dbstore.Options{Table: "own_sessions", MaxPayload: 4096})
-		if err != nil {
-			t.Fatalf("New: %v", err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	}, storetest.Options{MaxPayload: 4096})
-}
-
 // withParam adds a parameter to a go-sql-driver/mysql DSN.
 func withParam(dsn, kv string) string {
 	if strings.Contains(dsn, "?") {
