@@ -40,15 +40,19 @@ var migrations = []migration{{
 }}
 
 // mysqlV1 is version 1 for MySQL: indexed text needs a length there (the
-// sanitiser's bounds, which count bytes, fit as characters), the indexes
-// go inside CREATE TABLE (MySQL has no CREATE INDEX IF NOT EXISTS), and the
-// table's binary collation makes user ids match exactly, as elsewhere.
+// sanitiser's bounds, which count bytes, fit as characters), and the
+// indexes go inside CREATE TABLE (MySQL has no CREATE INDEX IF NOT
+// EXISTS). The columns queries match on, user_id and kind, are VARBINARY:
+// every byte counts, where even a binary collation ignores trailing
+// spaces ("bob" would match "bob "); the table's binary collation keeps
+// the others case-sensitive.
 func mysqlV1(d sqlmigrate.Dialect, t, table string) []string {
 	n := func(max int) string { return "VARCHAR(" + strconv.Itoa(max) + ") NOT NULL" }
+	b := func(max int) string { return "VARBINARY(" + strconv.Itoa(max) + ") NOT NULL" }
 	return []string{
 		"CREATE TABLE IF NOT EXISTS " + t + " (" + d.AutoID + ", " +
-			`"time" BIGINT NOT NULL, "kind" ` + n(maxKind) + `, "session" ` + n(maxSession) + ", " +
-			`"user_id" ` + n(maxUserID) + `, "platform" ` + n(maxPlatform) + `, "ip" ` + n(maxIP) + ", " +
+			`"time" BIGINT NOT NULL, "kind" ` + b(maxKind) + `, "session" ` + n(maxSession) + ", " +
+			`"user_id" ` + b(maxUserID) + `, "platform" ` + n(maxPlatform) + `, "ip" ` + n(maxIP) + ", " +
 			`"user_agent" MEDIUMTEXT NOT NULL, "detail" MEDIUMTEXT NOT NULL, ` +
 			"INDEX " + sqlmigrate.Quote(table+"_user_idx") + ` ("user_id", "time", id), ` +
 			"INDEX " + sqlmigrate.Quote(table+"_time_idx") + ` ("time"))` + d.TableOptions,
