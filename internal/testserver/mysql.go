@@ -178,10 +178,13 @@ func (mp *mysqlProc) close() {
 	_ = os.RemoveAll(mp.dir)
 }
 
+// mysqlDirs are searched after PATH for the MariaDB binaries.
+var mysqlDirs = []string{"/usr/sbin", "/usr/bin", "/usr/local/mysql/bin", "/usr/local/mysql/scripts"}
+
 // mysqlBinaries finds the server and the install tool.
 func mysqlBinaries() (server, install string, ok bool) {
 	for _, name := range []string{"mariadbd", "mysqld"} {
-		if server, ok = lookBinary(name, "/usr/sbin", "/usr/local/mysql/bin"); ok {
+		if server, ok = lookBinary(name, mysqlDirs...); ok {
 			break
 		}
 	}
@@ -189,7 +192,7 @@ func mysqlBinaries() (server, install string, ok bool) {
 		return "", "", false
 	}
 	for _, name := range []string{"mariadb-install-db", "mysql_install_db"} {
-		if install, ok = lookBinary(name, "/usr/bin", "/usr/local/mysql/scripts"); ok {
+		if install, ok = lookBinary(name, mysqlDirs...); ok {
 			return server, install, true
 		}
 	}

@@ -96,3 +96,16 @@ func openMySQLDB(t *testing.T, dsn string) *sql.DB {
 	t.Cleanup(func() { _ = db.Close() })
 	return db
 }
+
+// Without the binaries, the start reports what to install (the shared
+// helper then skips, or fails under CI or REQUIRE_SERVICES).
+func TestMySQLMissingBinary(t *testing.T) {
+	dirs := mysqlDirs
+	t.Cleanup(func() { mysqlDirs = dirs })
+	mysqlDirs = []string{t.TempDir()}
+	t.Setenv("PATH", t.TempDir())
+	mp, skip, err := startMySQLProc("mysql-missing")
+	if mp != nil || err != nil || !strings.Contains(skip, "apt-get install mariadb-server") {
+		t.Fatalf("startMySQLProc without binaries: %v, %q, %v; want a skip naming mariadb-server", mp, skip, err)
+	}
+}
