@@ -1,6 +1,6 @@
-// Package audit keeps a trail of session events in SQL (SQLite or
-// PostgreSQL): who logged in, from where, switched platform, rotated,
-// logged out, was revoked.
+// Package audit keeps a trail of session events in SQL (SQLite,
+// PostgreSQL, or MySQL/MariaDB): who logged in, from where, switched
+// platform, rotated, logged out, was revoked.
 //
 //	w, err := audit.New(ctx, db, audit.Options{})     // creates its table
 //	if err != nil { ... }

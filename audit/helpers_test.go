@@ -40,6 +40,7 @@ type backend struct {
 var backends = []backend{
 	{"sqlite", openSQLite},
 	{"postgres", openPostgres},
+	{"mysql", openMySQL},
 }
 
 func openSQLite(t testing.TB) *sql.DB {
@@ -55,6 +56,14 @@ func openSQLite(t testing.TB) *sql.DB {
 func openPostgres(t testing.TB) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("pgx", testserver.Postgres(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func openMySQL(t testing.TB) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("mysql", testserver.MySQLDSN(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	return db
@@ -200,7 +209,7 @@ func (c *client) must(method, path string) {
 // allRows returns every text column of every row of the table.
 func allRows(t testing.TB, db *sql.DB, table string) [][]string {
 	t.Helper()
-	rows, err := db.Query(`SELECT "kind", "session", "user_id", "platform", "ip", "user_agent", "detail" FROM ` + table + ` ORDER BY id`)
+	rows, err := db.Query(`SELECT kind, session, user_id, platform, ip, user_agent, detail FROM ` + table + ` ORDER BY id`)
 	require.NoError(t, err)
 	defer rows.Close()
 	var out [][]string

@@ -3,10 +3,12 @@ package audit
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/vedfolnir/sessions/ginsession"
+	"github.com/vedfolnir/sessions/internal/sqlmigrate"
 )
 
 // Record is one stored event.
@@ -125,9 +127,16 @@ func (w *Writer) Purge(ctx context.Context, olderThan time.Duration) (int, error
 	cutoff := w.opts.Now().Add(-olderThan).UnixMilli()
 	q := w.d.Rebind("DELETE FROM " + w.table + " WHERE id IN (SELECT id FROM " + w.table +
 		` WHERE "time" < ? LIMIT ?)`)
+	args := []any{cutoff, purgeBatch}
+	if w.d.Name == sqlmigrate.MySQL.Name {
+		// MySQL allows no LIMIT in an IN subquery, but a single-table
+		// DELETE takes one.
+		q = w.d.Rebind("DELETE FROM " + w.table + ` WHERE "time" < ? LIMIT ` + strconv.Itoa(purgeBatch))
+		args = args[:1]
+	}
 	total := 0
 	for {
-		res, err := w.db.ExecContext(ctx, q, cutoff, purgeBatch)
+		res, err := w.db.ExecContext(ctx, q, args...)
 		if err != nil {
 			return total, fmt.Errorf("audit: purge: %w", err)
 		}

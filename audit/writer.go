@@ -43,7 +43,8 @@ type Writer struct {
 
 // New creates the audit table if needed (versioned, idempotent, safe from
 // several processes at once) and starts the writer. db must use SQLite
-// (modernc.org/sqlite) or PostgreSQL (pgx's stdlib); the caller keeps
+// (modernc.org/sqlite), PostgreSQL (pgx's stdlib) or MySQL/MariaDB
+// (go-sql-driver/mysql, any sql_mode); the caller keeps
 // ownership of it and closes it after [Writer.Close].
 func New(ctx context.Context, db *sql.DB, opts Options) (*Writer, error) {
 	if db == nil {

@@ -3,7 +3,10 @@ package dbstore_test
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vedfolnir/sessions/dbstore"
@@ -34,6 +37,29 @@ func openPostgres(t testing.TB, opts dbstore.Options) *dbstore.Store {
 	}
 	// The race case runs 50 writers; a bounded pool keeps the shared
 	// server's connection count sane while they still race.
+	s.DB().SetMaxOpenConns(12)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// openMySQL opens a store in a fresh MariaDB (or MySQL) database through
+// Open and a mysql:// URL.
+func openMySQL(t testing.TB, opts dbstore.Options) *dbstore.Store {
+	t.Helper()
+	return openMySQLQuery(t, opts, "")
+}
+
+// openMySQLQuery is openMySQL with a query string for the URL.
+func openMySQLQuery(t testing.TB, opts dbstore.Options, query string) *dbstore.Store {
+	t.Helper()
+	u := testserver.MySQL(t)
+	if query != "" {
+		u += "?" + query
+	}
+	s, err := dbstore.Open(context.Background(), u, opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
 	s.DB().SetMaxOpenConns(12)
 	t.Cleanup(func() { _ = s.Close() })
 	return s
@@ -83,4 +109,46 @@ func TestConformancePostgres(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return openPostgres(t, dbstore.Options{})
 	}, storetest.Options{})
+}
+
+func TestConformanceMySQL(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openMySQL(t, dbstore.Options{})
+	}, storetest.Options{})
+}
+
+// withParam adds a parameter to a go-sql-driver/mysql DSN.
+func withParam(dsn, kv string) string {
+	if strings.Contains(dsn, "?") {
+		return dsn + "&" + kv
+	}
+	return dsn + "?" + kv
+}
+
+// The store quotes with backticks, which every sql_mode accepts: with
+// ANSI_QUOTES (where "x" is an identifier) and without (where it is a
+// string), the suite passes alike.
+func TestConformanceMySQLANSIQuotes(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s := openMySQLQuery(t, dbstore.Options{}, "sql_mode=%27ANSI_QUOTES,STRICT_ALL_TABLES%27")
+		var mode string
+		if err := s.DB().QueryRowContext(t.Context(), "SELECT @@SESSION.sql_mode").Scan(&mode); err != nil || !strings.Contains(mode, "ANSI_QUOTES") {
+			t.Fatalf("sql_mode %q, %v: want ANSI_QUOTES", mode, err)
+		}
+		return s
+	}, storetest.Options{})
+}
+
+// A wrong password is ErrUnavailable, and the error does not repeat it.
+func TestMySQLWrongPassword(t *testing.T) {
+	u, err := url.Parse(testserver.MySQL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(u.User.Username(), "wrong-pw-7f3a")
+	_, err = dbstore.Open(context.Background(), u.String(), dbstore.Options{})
+	if !errors.Is(err, store.ErrUnavailable) || strings.Contains(err.Error(), "wrong-pw-7f3a") {
+		t.Fatalf("Open with a wrong password: %v; want ErrUnavailable without the password", err)
+	}
+	t.Logf("error: %v", err)
 }

@@ -14,7 +14,8 @@ import (
 	"github.com/vedfolnir/sessions/store"
 )
 
-// Store is a [store.Store] on database/sql, for SQLite and PostgreSQL. It
+// Store is a [store.Store] on database/sql, for SQLite, PostgreSQL and
+// MySQL (or MariaDB). It
 // also implements [store.UserIndex], [store.GetToucher], [store.Copier]
 // and [store.Pinger]. Its methods are safe for concurrent use.
 type Store struct {
@@ -38,8 +39,8 @@ var (
 	_ store.Pinger     = (*Store)(nil)
 )
 
-// New returns a store on any *sql.DB of a supported engine: SQLite or
-// PostgreSQL, through any driver (opts.Dialect names the engine; by
+// New returns a store on any *sql.DB of a supported engine: SQLite,
+// PostgreSQL or MySQL/MariaDB (InnoDB), through any driver (opts.Dialect names the engine; by
 // default it is detected from the driver, which a wrapping driver such as
 // otelsql hides). This package links no driver: the caller's program
 // registers the one it opens db with. New creates or upgrades the schema
@@ -54,6 +55,11 @@ var (
 // the DSN); without one, concurrent writers may fail with
 // store.ErrUnavailable ("database is locked"). [Open] configures SQLite
 // for you.
+//
+// On MySQL the store quotes identifiers with backticks and needs no
+// particular sql_mode, collation or client flag (clientFoundRows may be
+// on or off); a go-sql-driver/mysql DSN only needs parseTime and
+// multiStatements off, their defaults.
 func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
 	if db == nil {
 		return nil, fmt.Errorf("dbstore: new: %w: nil *sql.DB", store.ErrInvalid)
@@ -225,8 +231,11 @@ func (s *Store) Put(ctx context.Context, e *store.Entry, prev uint64) error {
 	}
 	now := s.now()
 	args := rowArgs(e)
+	if prev == 0 && s.isMySQL() {
+		return s.createMySQL(ctx, args, now)
+	}
 	if prev == 0 {
-		res, err := s.db.ExecContext(ctx, s.q.create, append(args, now)...)
+		res, err := s.exec(ctx, s.q.create, append(args, now)...)
 		if err != nil {
 			return fmt.Errorf("dbstore: put: %w", unavailable(err))
 		}
@@ -238,7 +247,7 @@ func (s *Store) Put(ctx context.Context, e *store.Entry, prev uint64) error {
 		return nil
 	}
 	// SET takes every column but key; WHERE takes key, prev and now.
-	res, err := s.db.ExecContext(ctx, s.q.update, append(args[1:], e.Key, int64(prev), now)...)
+	res, err := s.exec(ctx, s.q.update, append(args[1:], e.Key, int64(prev), now)...)
 	if err != nil {
 		return fmt.Errorf("dbstore: put: %w", unavailable(err))
 	}
@@ -264,7 +273,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if !store.ValidKey(key) {
 		return fmt.Errorf("dbstore: delete: %w: malformed key", store.ErrInvalid)
 	}
-	if _, err := s.db.ExecContext(ctx, s.q.del, key); err != nil {
+	if _, err := s.exec(ctx, s.q.del, key); err != nil {
 		return fmt.Errorf("dbstore: delete: %w", unavailable(err))
 	}
 	return nil
@@ -282,13 +291,21 @@ func (s *Store) Touch(ctx context.Context, key string, lastActivity, idleDeadlin
 		return fmt.Errorf("dbstore: touch: %w: zero idle deadline", store.ErrInvalid)
 	}
 	id := idleDeadline.UnixMilli()
-	res, err := s.db.ExecContext(ctx, s.q.touch, lastActivity.UnixMilli(), id, id, key, s.now())
+	now := s.now()
+	n, err := s.affected(ctx, s.q.touch, lastActivity.UnixMilli(), id, id, key, now)
 	if err != nil {
-		return fmt.Errorf("dbstore: touch: %w", unavailable(err))
+		return fmt.Errorf("dbstore: touch: %w", err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("dbstore: touch: %w", unavailable(err))
+	if n == 0 && s.isMySQL() {
+		// MySQL counts changed rows, not matched ones: a touch that
+		// writes the values already stored counts 0.
+		var v int64
+		switch err := s.db.QueryRowContext(ctx, s.q.live, key, now).Scan(&v); {
+		case err == nil:
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("dbstore: touch: %w", unavailable(err))
+		}
 	}
 	if n == 0 {
 		return fmt.Errorf("dbstore: touch: %w", store.ErrNotFound)
@@ -317,7 +334,7 @@ func (s *Store) GetTouch(ctx context.Context, key string, now time.Time, idle ti
 	if id.After(e.AbsoluteDeadline) {
 		id = e.AbsoluteDeadline
 	}
-	res, err := s.db.ExecContext(ctx, s.q.touchIf, la.UnixMilli(), id.UnixMilli(), id.UnixMilli(),
+	res, err := s.exec(ctx, s.q.touchIf, la.UnixMilli(), id.UnixMilli(), id.UnixMilli(),
 		key, int64(e.Version), touchBefore.UnixMilli(), clock)
 	if err != nil {
 		return nil, fmt.Errorf("dbstore: touch: %w", unavailable(err))
@@ -382,6 +399,9 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep string) (int
 		return 0, nil
 	}
 	now := s.now()
+	if s.isMySQL() {
+		return s.deleteUserMySQL(ctx, userID, keep, now)
+	}
 	rows, err := s.db.QueryContext(ctx, s.q.deleteUser, userHash(userID), userBytes(userID), keep)
 	if err != nil {
 		return 0, fmt.Errorf("dbstore: delete user: %w", unavailable(err))
@@ -410,7 +430,10 @@ func (s *Store) CopyIn(ctx context.Context, e *store.Entry) (bool, error) {
 	if e.Deadline().UnixMilli() <= now {
 		return false, nil
 	}
-	res, err := s.db.ExecContext(ctx, s.q.copyIn, append(rowArgs(e), now)...)
+	if s.isMySQL() {
+		return s.copyInMySQL(ctx, rowArgs(e), int64(e.Version), now)
+	}
+	res, err := s.exec(ctx, s.q.copyIn, append(rowArgs(e), now)...)
 	if err != nil {
 		return false, fmt.Errorf("dbstore: copy in: %w", unavailable(err))
 	}

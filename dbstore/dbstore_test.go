@@ -37,7 +37,8 @@ func count(t testing.TB, db *sql.DB, q string) int {
 	return n
 }
 
-// engines runs f on SQLite, and on PostgreSQL when a server is available.
+// engines runs f on SQLite, and on PostgreSQL and MariaDB when a server is
+// available.
 func engines(t *testing.T, f func(t *testing.T, open func(t testing.TB, opts dbstore.Options) *dbstore.Store, dsn func(t testing.TB) string)) {
 	t.Run("sqlite", func(t *testing.T) {
 		dir := t.TempDir()
@@ -48,6 +49,14 @@ func engines(t *testing.T, f func(t *testing.T, open func(t testing.TB, opts dbs
 		var shared string
 		f(t, openPostgres, func(t testing.TB) string {
 			once.Do(func() { shared = testserver.Postgres(t) })
+			return shared
+		})
+	})
+	t.Run("mysql", func(t *testing.T) {
+		var once sync.Once
+		var shared string
+		f(t, openMySQL, func(t testing.TB) string {
+			once.Do(func() { shared = testserver.MySQL(t) })
 			return shared
 		})
 	})
@@ -332,6 +341,21 @@ func TestOpenURLForms(t *testing.T) {
 			}
 		})
 	}
+	for _, scheme := range []string{"mysql://", "mariadb://", "MySQL://"} {
+		t.Run(scheme, func(t *testing.T) {
+			raw := testserver.MySQL(t)
+			s, err := dbstore.Open(ctxT(t), scheme+strings.TrimPrefix(raw, "mysql://"), dbstore.Options{})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer s.Close()
+			var version string
+			if err := s.DB().QueryRowContext(ctxT(t), "SELECT VERSION()").Scan(&version); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("server %s", version)
+		})
+	}
 	t.Run("postgresql://", func(t *testing.T) {
 		dsn := testserver.Postgres(t)
 		s, err := dbstore.Open(ctxT(t), "postgresql://"+strings.TrimPrefix(dsn, "postgres://"), dbstore.Options{})
@@ -351,7 +375,19 @@ func TestOpenBadURLs(t *testing.T) {
 	}{
 		{"", "empty database URL"},
 		{"   ", "empty database URL"},
-		{"mysql://user:s3cret@host/db", `unsupported database URL (DATABASE_URL) scheme "mysql"`},
+		{"mysql://user:s3cret@host/", "no database name"},
+		{"mysql://user:s3cret@host", "no database name"},
+		{"mysql://user:s3cret@host:99999/db", "port out of range"},
+		{"mysql://user:s3cret@host:0/db", "port out of range"},
+		{"mysql://user:s3cret@host/db?multiStatements=true", "sets multiStatements"},
+		{"MYSQL://user:s3cret@host/db?parseTime=1", "sets parseTime"},
+		{"mysql://user:s3cret@host/db?a=%zz", "malformed query"},
+		{"mysql://user:s3cret@host/db?bad-name=1", "malformed query parameter name"},
+		{"mysql://user:s3cret@host/a/b", "malformed database name"},
+		{"mysql://user:s3cret@host/db#frag", "malformed"},
+		{"mariadb://user:s3cret@[::1/db", "not a valid mysql:// URL"},
+		{"mysqlx://user:s3cret@host/db", `scheme "mysqlx"`},
+		{"mysql://user:s3cret@host/db?timeout=soon", "invalid duration"},
 		{"redis://:s3cret@localhost:6379/0", `scheme "redis"`},
 		{"sqlite://", "names no SQLite file"},
 		{"sqlite:", "names no SQLite file"},

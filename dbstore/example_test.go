@@ -123,3 +123,38 @@ func ExampleNew() {
 	// revoked: 1
 	// phone: dbstore: get: store: not found
 }
+
+// A mysql:// URL runs the store on MySQL or MariaDB: Open makes it a
+// go-sql-driver/mysql DSN (import _ "github.com/go-sql-driver/mysql";
+// package storage links it), creates the tables and starts the sweeper.
+// It needs a server, so this example has no output to check.
+func ExampleOpen_mysql() {
+	ctx := context.Background()
+	s, err := dbstore.Open(ctx, os.Getenv("DATABASE_URL"), dbstore.Options{}) // mysql://user:pass@127.0.0.1:3306/db
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer s.Close()
+	e := newEntry("alice")
+	if err := s.Put(ctx, e, 0); err != nil {
+		fmt.Println(err)
+	}
+}
+
+// OpenDB opens the same database for other tables, such as an audit
+// trail, with Open's driver and connection settings.
+func ExampleOpenDB() {
+	db, err := dbstore.OpenDB("mysql://app:secret@127.0.0.1:3306/appdb?tls=true")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer db.Close()
+	fmt.Println(db.Driver() != nil)
+	_, err = dbstore.OpenDB("mysql://app:secret@127.0.0.1:3306/appdb?multiStatements=true")
+	fmt.Println(errors.Is(err, store.ErrInvalid))
+	// Output:
+	// true
+	// true
+}

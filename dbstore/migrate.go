@@ -23,6 +23,9 @@ var migrations = []migration{
 		doc:     "sessions table, user index, deadline index",
 		stmts: func(d dialect, table string) []string {
 			t := sqlmigrate.Quote(table)
+			if d.Name == sqlmigrate.MySQL.Name {
+				return mysqlV1(t, table)
+			}
 			return []string{
 				// Times are unix milliseconds. deadline = min(idle_deadline,
 				// absolute_deadline): what reads filter on and the sweeper
@@ -47,6 +50,30 @@ var migrations = []migration{
 			}
 		},
 	},
+}
+
+// mysqlV1 is version 1 for MySQL: the same columns, sized where MySQL
+// needs a length to index (a key is 43 characters; user_hash is a SHA-256),
+// binary so that keys compare byte for byte, and the indexes inside CREATE
+// TABLE, since MySQL (unlike MariaDB) has no CREATE INDEX IF NOT EXISTS and
+// no partial index.
+func mysqlV1(t, table string) []string {
+	d := sqlmigrate.MySQL
+	return []string{
+		"CREATE TABLE IF NOT EXISTS " + t + " (" +
+			`"key" VARBINARY(64) NOT NULL PRIMARY KEY, ` +
+			"version BIGINT NOT NULL, " +
+			"user_id " + d.Blob + ", " +
+			"user_hash VARBINARY(32), " +
+			"created BIGINT NOT NULL, " +
+			"last_activity BIGINT NOT NULL, " +
+			"idle_deadline BIGINT NOT NULL, " +
+			"absolute_deadline BIGINT NOT NULL, " +
+			"deadline BIGINT NOT NULL, " +
+			"payload " + d.Blob + ", " +
+			"INDEX " + sqlmigrate.Quote(table+"_user_idx") + " (user_hash, created), " +
+			"INDEX " + sqlmigrate.Quote(table+"_deadline_idx") + " (deadline))" + d.TableOptions,
+	}
 }
 
 // migrate brings the schema up to date, safely from several processes at

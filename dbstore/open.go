@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
-
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/vedfolnir/sessions/store"
 )
@@ -30,16 +30,19 @@ var sqliteDefaults = [][2]string{
 //
 // Like database/sql, Open links no driver: the program registers the one
 // the URL needs by importing it, modernc.org/sqlite (driver "sqlite", pure
-// Go) for SQLite and github.com/jackc/pgx/v5/stdlib (driver "pgx") for
-// PostgreSQL:
+// Go) for SQLite, github.com/jackc/pgx/v5/stdlib (driver "pgx") for
+// PostgreSQL and github.com/go-sql-driver/mysql (driver "mysql") for MySQL
+// and MariaDB:
 //
 //	import _ "modernc.org/sqlite"
 //
-// Package storage imports both. Without the driver, Open fails with
+// Package storage imports all three. Without the driver, Open fails with
 // [ErrNoDriver], naming the import. Accepted forms:
 //
 //	postgres://user:pass@host:5432/db?sslmode=disable   PostgreSQL (pgx)
 //	postgresql://...                                    PostgreSQL (pgx)
+//	mysql://user:pass@host:3306/db                      MySQL or MariaDB
+//	mariadb://...                                       the same
 //	sqlite:///var/lib/app/sessions.db                   SQLite, absolute path
 //	sqlite://sessions.db or sqlite:sessions.db          SQLite, relative path
 //	file:sessions.db?mode=rwc                           SQLite URI, passed through
@@ -54,23 +57,20 @@ var sqliteDefaults = [][2]string{
 // file lock, so concurrent writers never see "database is locked"; it also
 // keeps ":memory:" one database, where each connection would otherwise get
 // its own. busy_timeout still covers other processes on the same file.
+//
+// A mysql:// URL becomes a go-sql-driver/mysql DSN over TCP (port 3306
+// unless given; the database is required) with a 10 s connect timeout,
+// 30 s read and write timeouts and client-side parameter interpolation
+// (one round trip per statement) unless the query sets them; other query
+// parameters pass through to the driver (tls=true, charset, or a system
+// variable to set). parseTime and multiStatements must stay off: the
+// store needs neither, and multiple statements would widen any injection.
+// Pooled connections are recycled after 3 minutes, before a server or
+// proxy drops idle ones.
 func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
-	driverName, dsn, err := parseURL(databaseURL)
+	db, driverName, err := openDB(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("dbstore: open: %w", err)
-	}
-	if !slices.Contains(sql.Drivers(), driverName) {
-		return nil, fmt.Errorf("dbstore: open: %w", noDriver(driverName))
-	}
-	db, err := sql.Open(driverName, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("dbstore: open: %w", unavailable(err))
-	}
-	if driverName == "sqlite" {
-		db.SetMaxOpenConns(1)
-		db.SetMaxIdleConns(1)
-		db.SetConnMaxIdleTime(0)
-		db.SetConnMaxLifetime(0)
 	}
 	opts.CloseDB = true
 	if opts.Dialect == DialectAuto {
@@ -84,21 +84,63 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	return s, nil
 }
 
+// OpenDB opens the database named by a DATABASE_URL-style string as [Open]
+// does (the same forms, drivers and connection settings) without making a
+// store: for other tables on the same database, such as an audit trail.
+// It does not connect; the caller closes the database.
+func OpenDB(databaseURL string) (*sql.DB, error) {
+	db, _, err := openDB(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("dbstore: open: %w", err)
+	}
+	return db, nil
+}
+
+func openDB(databaseURL string) (*sql.DB, string, error) {
+	driverName, dsn, err := parseURL(databaseURL)
+	if err != nil {
+		return nil, "", err
+	}
+	if !slices.Contains(sql.Drivers(), driverName) {
+		return nil, "", noDriver(driverName)
+	}
+	db, err := sql.Open(driverName, dsn)
+	if err != nil && driverName == "mysql" {
+		// go-sql-driver/mysql checks its parameters here; its messages
+		// name the parameter, never the password.
+		return nil, "", fmt.Errorf("%w: database URL (DATABASE_URL): %w", store.ErrInvalid, err)
+	}
+	if err != nil {
+		return nil, "", unavailable(err)
+	}
+	switch driverName {
+	case "sqlite":
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		db.SetConnMaxIdleTime(0)
+		db.SetConnMaxLifetime(0)
+	case "mysql":
+		db.SetConnMaxLifetime(3 * time.Minute)
+	}
+	return db, driverName, nil
+}
+
 // ErrNoDriver is returned by [Open] when the program has not registered
 // the database/sql driver the URL needs.
 var ErrNoDriver = errors.New("database/sql driver not registered")
 
 // driverImports are the imports that register Open's drivers.
-var driverImports = map[string]string{"sqlite": "modernc.org/sqlite", "pgx": "github.com/jackc/pgx/v5/stdlib"}
+var driverImports = map[string]string{"sqlite": "modernc.org/sqlite", "pgx": "github.com/jackc/pgx/v5/stdlib",
+	"mysql": "github.com/go-sql-driver/mysql"}
 
 // dialectOfDriver is the engine behind each of Open's drivers.
-var dialectOfDriver = map[string]Dialect{"sqlite": SQLite, "pgx": Postgres}
+var dialectOfDriver = map[string]Dialect{"sqlite": SQLite, "pgx": Postgres, "mysql": MySQL}
 
 func noDriver(name string) error {
 	return fmt.Errorf("%w: %q: add import _ %q to the program (package storage links every driver)", ErrNoDriver, name, driverImports[name])
 }
 
-const urlForms = "want postgres://, postgresql://, sqlite://, file: or a file path"
+const urlForms = "want postgres://, postgresql://, mysql://, sqlite://, file: or a file path"
 
 // parseURL maps a DATABASE_URL-style string to a driver name and DSN.
 // Errors never repeat the URL: it may hold a password.
@@ -114,6 +156,9 @@ func parseURL(raw string) (driverName, dsn string, err error) {
 			return "", "", fmt.Errorf("%w: database URL (DATABASE_URL) is not a valid postgres:// URL", store.ErrInvalid)
 		}
 		return "pgx", s, nil
+	case strings.HasPrefix(lower, "mysql://"), strings.HasPrefix(lower, "mariadb://"):
+		dsn, err := mysqlDSN(s)
+		return "mysql", dsn, err
 	case strings.HasPrefix(lower, "sqlite:"):
 		rest := s[len("sqlite:"):]
 		rest = strings.TrimPrefix(rest, "//")

@@ -41,8 +41,8 @@ type Options struct {
 
 	// Dialect names the SQL engine behind the *sql.DB given to [New].
 	// Default DialectAuto: detected from the driver, which works for
-	// modernc.org/sqlite, pgx and lib/pq but not through a wrapping
-	// driver (otelsql, sqlhooks): name the engine then.
+	// modernc.org/sqlite, pgx, lib/pq and go-sql-driver/mysql but not
+	// through a wrapping driver (otelsql, sqlhooks): name the engine then.
 	Dialect Dialect
 
 	// CloseDB makes [Store.Close] close the database too. Default false:

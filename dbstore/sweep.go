@@ -13,7 +13,7 @@ import (
 func (s *Store) Sweep(ctx context.Context) (int, error) {
 	total := 0
 	for {
-		res, err := s.db.ExecContext(ctx, s.q.sweep, s.now())
+		res, err := s.exec(ctx, s.q.sweep, s.now())
 		if err != nil {
 			return total, fmt.Errorf("dbstore: sweep: %w", unavailable(err))
 		}

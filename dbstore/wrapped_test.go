@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/stdlib"
 	"modernc.org/sqlite"
 
@@ -43,7 +44,7 @@ func (d hookedDriver) Open(string) (driver.Conn, error) { return d.c.Connect(con
 
 // A *sql.DB from a wrapping driver hides the engine: New refuses it with
 // ErrInvalid naming Options.Dialect, and works when told the dialect, on
-// SQLite and PostgreSQL, through the whole conformance suite.
+// SQLite, PostgreSQL and MySQL, through the whole conformance suite.
 func TestWrappedDriver(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -55,6 +56,11 @@ func TestWrappedDriver(t *testing.T) {
 			return "file:" + filepath.Join(t.TempDir(), "w.db") + "?_busy_timeout=10000&_journal_mode=WAL"
 		}},
 		{"postgres", dbstore.Postgres, stdlib.GetDefaultDriver(), func(t testing.TB) string { return testserver.Postgres(t) }},
+		// The driver's own DSN: server-side prepared statements, and
+		// clientFoundRows on (the store's row counts work either way).
+		{"mysql", dbstore.MySQL, &mysql.MySQLDriver{}, func(t testing.TB) string {
+			return withParam(testserver.MySQLDSN(t), "clientFoundRows=true")
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var opens atomic.Int64
@@ -95,8 +101,8 @@ func TestWrappedDriver(t *testing.T) {
 }
 
 // A program that imports dbstore but registers no driver gets ErrNoDriver
-// from Open, with the import it needs, and links neither modernc.org/sqlite
-// nor pgx.
+// from Open, with the import it needs, and links none of modernc.org/sqlite,
+// pgx and go-sql-driver/mysql.
 func TestOpenWithoutDriver(t *testing.T) {
 	dir := t.TempDir()
 	prog := `package main
@@ -126,6 +132,7 @@ func main() {
 	for url, want := range map[string]string{
 		filepath.Join(dir, "s.db"):      `add import _ "modernc.org/sqlite"`,
 		"postgres://u:p@127.0.0.1:1/db": `add import _ "github.com/jackc/pgx/v5/stdlib"`,
+		"mysql://u:p@127.0.0.1:1/db":    `add import _ "github.com/go-sql-driver/mysql"`,
 	} {
 		out, err := exec.Command(bin, url).CombinedOutput()
 		if err != nil || !strings.HasPrefix(string(out), "true ") || !strings.Contains(string(out), want) {
@@ -136,7 +143,7 @@ func main() {
 	if err != nil {
 		t.Fatalf("go version -m: %v\n%s", err, deps)
 	}
-	for _, mod := range []string{"modernc.org/sqlite", "github.com/jackc/pgx"} {
+	for _, mod := range []string{"modernc.org/sqlite", "github.com/jackc/pgx", "github.com/go-sql-driver/mysql"} {
 		if strings.Contains(string(deps), mod) {
 			t.Errorf("a program importing only dbstore links %s:\n%s", mod, deps)
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vedfolnir/sessions/dbstore"
 	"github.com/vedfolnir/sessions/ginsession"
 	"github.com/vedfolnir/sessions/ginsession/health"
 	"github.com/vedfolnir/sessions/ginsession/live"
@@ -112,8 +113,9 @@ func (a *App) openSQL() (*sql.DB, string, error) {
 	var db *sql.DB
 	var err error
 	var desc string
-	if lower := strings.ToLower(url); strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://") {
-		db, err = sql.Open("pgx", url)
+	if lower := strings.ToLower(url); strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://") ||
+		strings.HasPrefix(lower, "mysql://") || strings.HasPrefix(lower, "mariadb://") {
+		db, err = dbstore.OpenDB(url)
 		desc = redactURL(url)
 	} else {
 		path := url

@@ -5,7 +5,7 @@
 # non-zero if any stage fails; every stage runs anyway.
 #
 # Servers: the tests start their own (internal/testserver) unless REDIS_URL,
-# REDIS_CLUSTER_ADDRS or DATABASE_URL name existing ones; this script starts
+# REDIS_CLUSTER_ADDRS, DATABASE_URL or MYSQL_URL name existing ones; this script starts
 # none. Set REQUIRE_SERVICES=1 (CI sets CI=true) to fail, not skip, tests
 # whose server is missing. FUZZTIME (default 5s) is the time per fuzz target.
 set -uo pipefail
@@ -55,6 +55,7 @@ install_tools() {
 	local pkgs=() rc=0
 	command -v redis-server >/dev/null || pkgs+=(redis-server)
 	[ -x "$PGBIN/initdb" ] || pkgs+=(postgresql)
+	command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || pkgs+=(mariadb-server)
 	command -v chromium >/dev/null || pkgs+=(chromium)
 	command -v gcc >/dev/null || pkgs+=(gcc libc6-dev) # go test -race needs cgo
 	if [ ${#pkgs[@]} -gt 0 ]; then
@@ -62,7 +63,7 @@ install_tools() {
 		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
 			as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" || rc=1
 	else
-		echo "redis-server, PostgreSQL 15, chromium and gcc are installed"
+		echo "redis-server, PostgreSQL 15, MariaDB, chromium and gcc are installed"
 	fi
 	if ! command -v go >/dev/null; then
 		echo "go is not on PATH: install Go 1.26 (https://go.dev/dl/)" >&2
@@ -75,6 +76,7 @@ install_tools() {
 	fi
 	command -v redis-server >/dev/null && redis-server --version
 	[ -x "$PGBIN/postgres" ] && "$PGBIN/postgres" --version
+	[ -x /usr/sbin/mariadbd ] && /usr/sbin/mariadbd --version
 	command -v staticcheck >/dev/null && staticcheck -version
 	return $rc
 }

@@ -10,8 +10,8 @@ import (
 )
 
 // The hybrid composition is a store like any other: it passes the suite
-// on real Redis with SQLite, and with PostgreSQL, write-through and
-// write-behind.
+// on real Redis with SQLite, and with PostgreSQL and MariaDB, write-through
+// and write-behind.
 func TestConformanceHybridSQLite(t *testing.T) {
 	t.Parallel() // mostly waits on expiry deadlines
 	storetest.Run(t, func(t *testing.T) store.Store {
@@ -34,6 +34,14 @@ func TestConformanceHybridPostgres(t *testing.T) {
 	t.Parallel() // mostly waits on expiry deadlines
 	storetest.Run(t, func(t *testing.T) store.Store {
 		cfg := storage.Config{Mode: storage.ModeHybrid, RedisURL: redisURL(t), RedisPrefix: testserver.Prefix(t), DatabaseURL: testserver.Postgres(t)}
+		return open(t, cfg, storage.Options{}).Store()
+	}, storetest.Options{})
+}
+
+func TestConformanceHybridMySQL(t *testing.T) {
+	t.Parallel() // mostly waits on expiry deadlines
+	storetest.Run(t, func(t *testing.T) store.Store {
+		cfg := storage.Config{Mode: storage.ModeHybrid, RedisURL: redisURL(t), RedisPrefix: testserver.Prefix(t), DatabaseURL: testserver.MySQL(t)}
 		return open(t, cfg, storage.Options{}).Store()
 	}, storetest.Options{})
 }

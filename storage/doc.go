@@ -32,7 +32,7 @@
 //	                      redis when only REDIS_URL is, database otherwise
 //	REDIS_URL             redis://host:6379/0 (also rediss://, +cluster, +sentinel)
 //	REDIS_SESSION_PREFIX  Redis key prefix, default "vedfolnir:"
-//	DATABASE_URL          postgres://... or a SQLite path; default Options.DefaultSQLitePath
+//	DATABASE_URL          postgres://..., mysql://... or a SQLite path; default Options.DefaultSQLitePath
 //
 // A bad value is an error wrapping [ErrConfig] that names the variable.
 //

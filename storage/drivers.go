@@ -4,6 +4,7 @@ package storage
 // database/sql drivers of the engines it accepts. A program that builds
 // its stores by hand links only the driver it imports.
 import (
+	_ "github.com/go-sql-driver/mysql" // driver "mysql": MySQL and MariaDB
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx": PostgreSQL
 	_ "modernc.org/sqlite"             // driver "sqlite": embedded, pure Go
 )

@@ -83,7 +83,7 @@ func TestFromEnvBadURLs(t *testing.T) {
 		varName string
 	}{
 		{map[string]string{"SESSION_STORAGE": "redis", "REDIS_URL": "http://user:secret@h"}, "REDIS_URL"},
-		{map[string]string{"SESSION_STORAGE": "database", "DATABASE_URL": "mysql://user:secret@h/db"}, "DATABASE_URL"},
+		{map[string]string{"SESSION_STORAGE": "database", "DATABASE_URL": "mysql://user:secret@h/db?multiStatements=true"}, "DATABASE_URL"},
 		{map[string]string{"SESSION_STORAGE": "hybrid", "DATABASE_URL": filepath.Join(t.TempDir(), "s.db"), "REDIS_URL": "redis+bogus://user:secret@h"}, "REDIS_URL"},
 	} {
 		st, err := storage.FromEnv(ctx, storage.Options{Lookup: lookup(tc.env)})

@@ -62,11 +62,23 @@ func checkFallbackEvents(t *testing.T, a *app) {
 
 // SIGKILL the redis-server under load and restart it empty 2 s later: no
 // 5xx, no session or acknowledged write lost, and Redis serves the sessions
-// again afterwards.
+// again afterwards. It runs with SQLite and with MariaDB as the secondary.
 func TestFaultRedisKilled(t *testing.T) {
+	for _, secondary := range []struct {
+		name string
+		url  func(t testing.TB) string
+	}{
+		{"sqlite", sqlitePath},
+		{"mysql", testserver.MySQL},
+	} {
+		t.Run(secondary.name, func(t *testing.T) { faultRedisKilled(t, secondary.url(t)) })
+	}
+}
+
+func faultRedisKilled(t *testing.T, databaseURL string) {
 	sh := shape()
 	rp := testserver.StartRedis(t)
-	a := startFaultApp(t, rp.Addr, sqlitePath(t))
+	a := startFaultApp(t, rp.Addr, databaseURL)
 	fb := a.st.Fallback()
 	r := load(t, a, sh)
 

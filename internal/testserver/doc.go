@@ -1,5 +1,5 @@
 // Package testserver gives tests real backing servers: a standalone Redis, a
-// 3-master Redis Cluster, a Sentinel set, and PostgreSQL. It is a normal
+// 3-master Redis Cluster, a Sentinel set, PostgreSQL and MariaDB. It is a normal
 // package, not a _test file, so that every package's tests can import it; it
 // is meant for tests only.
 //
@@ -10,10 +10,12 @@
 //	Redis, RedisClient    REDIS_URL              redis-server
 //	RedisCluster          REDIS_CLUSTER_ADDRS    redis-server --cluster-enabled yes (x3)
 //	Postgres              DATABASE_URL           initdb + postgres (PostgreSQL 15 or later)
+//	MySQL, MySQLDSN       MYSQL_URL              mariadb-install-db + mariadbd
 //
 // Tests share those servers and isolate themselves: every Redis test puts
-// its keys under its own [Prefix] (nobody runs FLUSHDB), and every
-// [Postgres] caller gets a fresh schema of its own, dropped at cleanup.
+// its keys under its own [Prefix] (nobody runs FLUSHDB), every [Postgres]
+// caller gets a fresh schema of its own, and every [MySQL] caller a fresh
+// database, dropped at cleanup.
 //
 // Tests that break servers on purpose (kill, freeze, restart, failover) get
 // dedicated ones instead: [StartRedis], [Sentinel] and [StartPostgres]. They
