@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vedfolnir/sessions/ginsession"
+	"github.com/vedfolnir/sessions/storage"
 )
 
 // Environment variables of the example itself. The library's own
@@ -38,9 +39,9 @@ func defaultDataDirPath() string {
 
 // Storage modes of SESSION_STORAGE.
 const (
-	modeRedis    = "redis"
-	modeDatabase = "database"
-	modeHybrid   = "hybrid"
+	modeRedis    = string(storage.ModeRedis)
+	modeDatabase = string(storage.ModeDatabase)
+	modeHybrid   = string(storage.ModeHybrid)
 )
 
 // lookupFunc reads one configuration variable, like os.LookupEnv. Tests

@@ -32,7 +32,7 @@ func startFaultApp(t *testing.T, redisAddr, databaseURL string) *app {
 // the namespace in use.
 func checkRedisRefilled(t *testing.T, a *app, addr string, r *loadRun) {
 	t.Helper()
-	eventually(t, 30*time.Second, "recovered", func() bool { return !a.st.Fallback().Engaged() })
+	eventually(t, 30*time.Second, "recovered", func() bool { return !a.st.Hybrid().Engaged() })
 	for i, b := range r.browsers {
 		if code, body := b.do(a, "GET", "/v/id"); code != 200 || body != "browser-"+strconv.Itoa(i) {
 			t.Errorf("browser %d after recovery: %d %q", i, code, body)
@@ -67,7 +67,7 @@ func TestFaultRedisKilled(t *testing.T) {
 	sh := shape()
 	rp := testserver.StartRedis(t)
 	a := startFaultApp(t, rp.Addr, sqlitePath(t))
-	fb := a.st.Fallback()
+	fb := a.st.Hybrid()
 	r := load(t, a, sh)
 
 	time.Sleep(sh.before)
@@ -101,7 +101,7 @@ func TestFaultRedisFrozen(t *testing.T) {
 	sh := shape()
 	rp := testserver.StartRedis(t)
 	a := startFaultApp(t, rp.Addr, sqlitePath(t))
-	fb := a.st.Fallback()
+	fb := a.st.Hybrid()
 	r := load(t, a, sh)
 
 	time.Sleep(sh.before)
@@ -142,7 +142,7 @@ func TestFaultPostgresStopped(t *testing.T) {
 	rp := testserver.StartRedis(t)
 	pp := testserver.StartPostgres(t)
 	a := startFaultApp(t, rp.Addr, pp.DSN)
-	fb := a.st.Fallback()
+	fb := a.st.Hybrid()
 	r := load(t, a, sh)
 
 	time.Sleep(sh.before)
