@@ -28,7 +28,8 @@ type Generation struct {
 // GenerationKey is the reserved store key of the [Generation] record: the
 // key of a token text that no token can have, so no cookie can name it. It
 // is stored as an anonymous entry that never expires (a hundred years,
-// refreshed on every update), never listed by a user index.
+// refreshed on every update), never listed by a user index. Its token text
+// predates the package name and stays as stored records know it.
 var GenerationKey = store.KeyFromToken("sessions/fallback-generation")
 
 // generationRecord is the stored form of the record. Unmirrored is the

@@ -38,7 +38,7 @@ type Store struct {
 	mirrorDown  atomic.Bool // mirror writes fail: queue them without trying
 
 	epochMu sync.Mutex
-	epoch   context.Context // cancelled when the fallback engages
+	epoch   context.Context // cancelled when the store engages
 	endEp   context.CancelFunc
 
 	omu       sync.Mutex
@@ -129,7 +129,7 @@ func (m *member) ping(ctx context.Context) error {
 // New returns a Store serving from primary and mirroring into
 // secondary. Both must implement [store.Copier] and [store.UserIndex]; [store.GetToucher] and
 // [store.Pinger] are used when present. The caller keeps ownership of both
-// stores; Close stops the fallback's goroutines and drains its queue.
+// stores; Close stops the store's goroutines and drains its queue.
 func New(primary, secondary store.Store, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
 	p, err := newMember("primary", primary, opts.Generation.Number)
@@ -179,7 +179,7 @@ func New(primary, secondary store.Store, opts Options) (*Store, error) {
 
 // Close stops the probes and the generation upkeep, copies what the mirror
 // queue still holds into the secondary (for at most CloseTimeout), and
-// waits for the fallback's goroutines. It does not close the two stores.
+// waits for the store's goroutines. It does not close the two stores.
 // Later calls return nil.
 func (h *Store) Close() error {
 	var err error
@@ -210,7 +210,7 @@ func outage(err error) bool {
 	return errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
-// counters are the fallback's lifetime counters.
+// counters are the store's lifetime counters.
 type counters struct {
 	failovers, engagements, recoveries, refills, divergences atomic.Uint64
 	bumps, switches, mirrorErrors                            atomic.Uint64

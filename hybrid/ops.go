@@ -262,7 +262,7 @@ func (h *Store) CopyIn(ctx context.Context, e *store.Entry) (bool, error) {
 	return false, fmt.Errorf("hybrid: copy in: %w: primary state kept changing", store.ErrUnavailable)
 }
 
-// Ping reports nil when the fallback can serve: the primary answers, or
+// Ping reports nil when the store can serve: the primary answers, or
 // the secondary does while the primary does not.
 func (h *Store) Ping(ctx context.Context) error {
 	if err := h.check("ping", ctx, ""); err != nil {

@@ -7,7 +7,8 @@ import (
 	"github.com/vedfolnir/sessions/store"
 )
 
-// Options configures a [Store]. The zero value works.
+// Options configures a [Store], and a [SecondaryOnly] (which uses only
+// GenerationInterval, MirrorTimeout and Logger). The zero value works.
 type Options struct {
 	// WriteBehind mirrors writes to the secondary from the background queue
 	// instead of within the call: a write costs one primary round trip, and
@@ -61,15 +62,15 @@ type Options struct {
 	// zero record (generation 1, every secondary copy trusted).
 	Generation Generation
 
-	// GenerationInterval is how often a healthy fallback reads the
+	// GenerationInterval is how often a healthy store reads the
 	// generation record and an engaged one that wrote increments it.
-	// Default 1s. Only used with Namespace.
+	// Default 1s. Only used with Namespace, and by [OpenSecondaryOnly].
 	GenerationInterval time.Duration
 
 	// MaxOutageKeys bounds how many keys touched during one outage are
 	// remembered. With a Namespace, the keys beyond it are simply not
 	// warmed ahead of demand. Without one they cannot be reconciled, so the
-	// fallback then stays engaged (serving from the secondary) until it is
+	// store then stays engaged (serving from the secondary) until it is
 	// rebuilt, and says so in the log. Default 1<<20.
 	MaxOutageKeys int
 
@@ -77,14 +78,14 @@ type Options struct {
 	// drain. Default 5s.
 	CloseTimeout time.Duration
 
-	// OnStateChange is called with true when the fallback engages (calls go
+	// OnStateChange is called with true when the store engages (calls go
 	// to the secondary) and with false when it has recovered, in that
-	// order, from the fallback's own goroutine. Wire it to
+	// order, from the store's own goroutine. Wire it to
 	// ginsession.Manager.Emit with EventFallbackEngaged and
 	// EventFallbackRecovered. Default nil.
 	OnStateChange func(engaged bool)
 
-	// OnGeneration is called, from the fallback's goroutine, after the
+	// OnGeneration is called, from the store's goroutine, after the
 	// primary moved to another generation's namespace. Default nil.
 	OnGeneration func(generation uint64)
 

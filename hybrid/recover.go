@@ -12,7 +12,7 @@ import (
 	"github.com/vedfolnir/sessions/store"
 )
 
-// supervise runs the fallback's upkeep: engagement notices, probes and
+// supervise runs the store's upkeep: engagement notices, probes and
 // recovery, and the generation record.
 func (h *Store) supervise(ctx context.Context) {
 	defer h.bg.Done()
@@ -66,7 +66,7 @@ func (h *Store) notify(engaged bool) {
 }
 
 // bump increments the generation record above every generation this
-// fallback knows.
+// store knows.
 func (h *Store) bump(ctx context.Context) error {
 	h.pendingBump.Store(false)
 	c, cancel := h.mirrorCtx(ctx)
@@ -86,7 +86,7 @@ func (h *Store) bump(ctx context.Context) error {
 	return nil
 }
 
-// pollGeneration moves a healthy fallback to a newer generation's
+// pollGeneration moves a healthy store to a newer generation's
 // namespace when another instance made one.
 func (h *Store) pollGeneration(ctx context.Context) {
 	c, cancel := h.mirrorCtx(ctx)
@@ -218,7 +218,7 @@ func (h *Store) recover(ctx context.Context) (moved bool, err error) {
 		if lost {
 			if !h.lostLogged {
 				h.lostLogged = true
-				h.log.Error("hybrid: more keys changed during the outage than MaxOutageKeys: staying on the secondary (the primary cannot be reconciled; rebuild the fallback, or use a Namespace)")
+				h.log.Error("hybrid: more keys changed during the outage than MaxOutageKeys: staying on the secondary (the primary cannot be reconciled; rebuild the store, or use a Namespace)")
 			}
 			return false, errors.New("outage keys overflowed")
 		}

@@ -39,7 +39,7 @@ func (h *Store) currentEpoch() context.Context {
 }
 
 // primary runs fn on the primary under the breaker, bounded by
-// PrimaryTimeout and cancelled if the fallback engages meanwhile. down
+// PrimaryTimeout and cancelled if the store engages meanwhile. down
 // reports an outage: the caller then runs the operation on the secondary. A
 // write that fails that way opens the breaker at once.
 func (h *Store) primary(ctx context.Context, write bool, fn func(context.Context) error) (down bool, err error) {

@@ -15,7 +15,7 @@ type Status struct {
 	// OutageKeys is how many keys the current outage touched.
 	OutageKeys int `json:"outage_keys"`
 	// QueueDepth is the number of keys whose state waits to be mirrored;
-	// QueuePeak its highest value since the fallback was built.
+	// QueuePeak its highest value since the store was built.
 	QueueDepth int `json:"queue_depth"`
 	QueuePeak  int `json:"queue_peak"`
 	// QueueLag is the age of the oldest state waiting in the queue.
@@ -44,7 +44,7 @@ type Status struct {
 	// Divergences counts writes refused by the mirror because the
 	// secondary held a copy the primary never had.
 	Divergences uint64 `json:"divergences"`
-	// GenerationBumps counts increments made by this fallback;
+	// GenerationBumps counts increments made by this store;
 	// GenerationSwitches moves to a newer namespace.
 	GenerationBumps    uint64 `json:"generation_bumps"`
 	GenerationSwitches uint64 `json:"generation_switches"`
@@ -53,7 +53,7 @@ type Status struct {
 	MirrorErrors uint64 `json:"mirror_errors"`
 }
 
-// Status returns a snapshot of the fallback's state and counters.
+// Status returns a snapshot of the store's state and counters.
 func (h *Store) Status() Status {
 	st := Status{
 		Engaged:            h.engaged.Load(),
