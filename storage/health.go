@@ -67,7 +67,8 @@ type Component struct {
 	UsedMemory *int64 `json:"used_memory,omitempty"`
 	MaxMemory  *int64 `json:"maxmemory,omitempty"`
 	// Error is the category of the failure when State is down:
-	// "<component>: unavailable" or "<component>: timeout".
+	// "<component>: unavailable", "<component>: timeout", or
+	// "<component>: check abandoned" when the caller's ctx ended first.
 	Error string `json:"error,omitempty"`
 }
 
@@ -213,7 +214,9 @@ func (p *probe) check(ctx context.Context, timeout time.Duration) Component {
 	case <-t.C:
 		c = p.failed(errNoAnswer{timeout})
 	case <-ctx.Done():
-		c = p.failed(ctx.Err())
+		// The caller went away: say so, and leave the log and the
+		// component's known state alone.
+		return Component{State: StateDown, Error: p.name + ": check abandoned"}
 	}
 	p.mu.Lock()
 	was := p.down
