@@ -219,10 +219,10 @@ func (p *probe) check(ctx context.Context, timeout time.Duration) Component {
 		return Component{State: StateDown, Error: p.name + ": check abandoned"}
 	}
 	p.mu.Lock()
-	was := p.down
+	recovered := p.down && c.State != StateDown
 	p.down = c.State == StateDown
 	p.mu.Unlock()
-	if was && !p.down {
+	if recovered {
 		p.log.Info("storage: health: "+p.name+" answers again", "component", p.name)
 	}
 	return c
