@@ -48,7 +48,7 @@ type App struct {
 	pub      *live.Publisher
 	storage  *storage.Storage // the session storage: store, health report, hybrid status
 
-	manager    atomic.Pointer[ginsession.Manager] // a.sessions, for the fallback's goroutine
+	manager    atomic.Pointer[ginsession.Manager] // a.sessions, for the hybrid store's goroutine
 	streams    context.Context                    // ended by Shutdown: closes the event streams
 	endStreams context.CancelFunc
 

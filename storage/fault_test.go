@@ -15,7 +15,7 @@ import (
 )
 
 // startFaultApp serves the middleware on a hybrid storage with the
-// library's default fallback settings.
+// library's default hybrid settings.
 func startFaultApp(t *testing.T, redisAddr, databaseURL string) *app {
 	t.Helper()
 	env := map[string]string{
@@ -28,7 +28,7 @@ func startFaultApp(t *testing.T, redisAddr, databaseURL string) *app {
 }
 
 // checkRedisRefilled uses every browser's session once more after the
-// fallback has recovered, and fails unless Redis then holds each of them in
+// hybrid store has recovered, and fails unless Redis then holds each of them in
 // the namespace in use.
 func checkRedisRefilled(t *testing.T, a *app, addr string, r *loadRun) {
 	t.Helper()
@@ -86,7 +86,7 @@ func TestFaultRedisKilled(t *testing.T) {
 		"killed at": tKill, "restarted (empty) at": tRestart, "recovered at": tRecovered,
 		"time to recover": tRecovered - tRestart, "outage as served": tRecovered - tKill,
 	}, r.window("before", 0, tKill), r.window("outage", tKill, tRecovered), r.window("after", tRecovered, 1<<62))
-	t.Logf("fallback: generation %d, failovers %d, engagements %d, refills %d, queue peak %d",
+	t.Logf("hybrid: generation %d, failovers %d, engagements %d, refills %d, queue peak %d",
 		st.Generation, st.Failovers, st.Engagements, st.Refills, st.QueuePeak)
 	if st.Generation < 2 {
 		t.Errorf("generation %d after an outage with writes, want a new namespace", st.Generation)
@@ -122,7 +122,7 @@ func TestFaultRedisFrozen(t *testing.T) {
 		"frozen at": tFreeze, "thawed at": tThaw, "recovered at": tRecovered, "time to recover": tRecovered - tThaw,
 	}, before, first, frozen, r.window("thawing", tThaw, tRecovered), r.window("after", tRecovered, 1<<62))
 	st := fb.Status()
-	t.Logf("fallback: generation %d, failovers %d, engagements %d, refills %d", st.Generation, st.Failovers, st.Engagements, st.Refills)
+	t.Logf("hybrid: generation %d, failovers %d, engagements %d, refills %d", st.Generation, st.Failovers, st.Engagements, st.Refills)
 	// The goal is a p99 under 300 ms. What must never happen is a request
 	// waiting out go-redis's default timeouts (5-10 s) or the store
 	// timeout (3 s): the bound allows for a loaded CI machine running the

@@ -63,7 +63,7 @@ func rawExists(t testing.TB, c *redis.Client, key string) bool {
 }
 
 // Redis is killed: calls fail over to SQL without an error, the outage's
-// writes and deletes hold, Redis restarts empty, the fallback recovers into
+// writes and deletes hold, Redis restarts empty, the hybrid store recovers into
 // a new generation, and sessions refill it.
 func TestHybridRedisKilled(t *testing.T) {
 	rp := testserver.StartRedis(t)
@@ -246,7 +246,7 @@ func TestDivergenceAdopted(t *testing.T) {
 
 // With WriteBehind, acknowledged writes reach SQL from the queue: measure
 // the window, and check that a Redis kill right after the writes loses
-// none of them (the fallback drains a key's queued state before serving it
+// none of them (the hybrid store drains a key's queued state before serving it
 // from SQL).
 func TestWriteBehindWindowAndKill(t *testing.T) {
 	rp := testserver.StartRedis(t)
@@ -335,7 +335,7 @@ func TestHybridRevokeDuringOutage(t *testing.T) {
 }
 
 // A read that meets a frozen primary is served by the secondary without
-// engaging the fallback; FailureThreshold consecutive failed reads engage
+// engaging the hybrid store; FailureThreshold consecutive failed reads engage
 // it, and from then on calls do not wait on the primary at all.
 func TestBreakerReadThreshold(t *testing.T) {
 	rp := testserver.StartRedis(t)

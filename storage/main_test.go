@@ -38,7 +38,7 @@ func sqlitePath(t testing.TB) string {
 	return filepath.Join(t.TempDir(), "sessions.db")
 }
 
-// fastHybrid shortens the fallback's timers so tests see probes and
+// fastHybrid shortens the hybrid store's timers so tests see probes and
 // generation moves quickly.
 func fastHybrid(o *storage.Options) {
 	o.Hybrid.ProbeInterval = 100 * time.Millisecond
