@@ -44,6 +44,10 @@ type Options struct {
 	// <Table>_migrations and indexes named after it. It must match
 	// [a-z_][a-z0-9_]{0,47}. Default "session_audit".
 	Table string
+	// Dialect names the SQL engine behind the *sql.DB: "sqlite" or
+	// "postgres". Default "": detected from the driver, which a wrapping
+	// driver (otelsql, sqlhooks) hides: name the engine then.
+	Dialect string
 	// QueueSize bounds the events waiting to be written; when it is full,
 	// new events are dropped and counted. Default 10,000.
 	QueueSize int

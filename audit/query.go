@@ -89,7 +89,7 @@ func (w *Writer) History(ctx context.Context, userID string, f Filter) ([]Record
 	}
 	q.WriteString(` ORDER BY "time" DESC, id DESC LIMIT ?`)
 	args = append(args, limit)
-	rows, err := w.db.QueryContext(ctx, w.d.rebind(q.String()), args...)
+	rows, err := w.db.QueryContext(ctx, w.d.Rebind(q.String()), args...)
 	if err != nil {
 		return nil, fmt.Errorf("audit: history: %w", err)
 	}
@@ -123,7 +123,7 @@ func (w *Writer) Purge(ctx context.Context, olderThan time.Duration) (int, error
 		return 0, fmt.Errorf("audit: purge: %w: olderThan must be positive", ErrInvalid)
 	}
 	cutoff := w.opts.Now().Add(-olderThan).UnixMilli()
-	q := w.d.rebind("DELETE FROM " + w.table + " WHERE id IN (SELECT id FROM " + w.table +
+	q := w.d.Rebind("DELETE FROM " + w.table + " WHERE id IN (SELECT id FROM " + w.table +
 		` WHERE "time" < ? LIMIT ?)`)
 	total := 0
 	for {

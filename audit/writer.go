@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vedfolnir/sessions/ginsession"
+	"github.com/vedfolnir/sessions/internal/sqlmigrate"
 )
 
 // Writer records session events in a SQL table. Its [Writer.Handle] is a
@@ -18,7 +19,7 @@ import (
 // the events in batches. Safe for concurrent use.
 type Writer struct {
 	db    *sql.DB
-	d     dialect
+	d     sqlmigrate.Dialect
 	opts  Options
 	table string
 	kinds map[ginsession.EventKind]bool // nil: every kind
@@ -52,15 +53,15 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := detectDialect(db.Driver())
+	d, err := sqlmigrate.Lookup(opts.Dialect, db.Driver())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: Options.Dialect: %w", ErrInvalid, err)
 	}
 	if err := migrate(ctx, db, d, opts.Table, opts.Now()); err != nil {
 		return nil, fmt.Errorf("audit: create schema: %w", err)
 	}
 	w := &Writer{
-		db: db, d: d, opts: opts, table: quote(opts.Table),
+		db: db, d: d, opts: opts, table: sqlmigrate.Quote(opts.Table),
 		q:        make(chan ginsession.Event, opts.QueueSize),
 		flushReq: make(chan chan error),
 		stop:     make(chan struct{}),
@@ -229,7 +230,7 @@ func (w *Writer) insertSQL(rows int) string {
 		}
 		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
 	}
-	return w.d.rebind(b.String())
+	return w.d.Rebind(b.String())
 }
 
 // write inserts batch in one statement; on failure the batch is dropped.

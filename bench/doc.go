@@ -15,7 +15,7 @@
 // Every implementation serves the same routes with the same meaning (see
 // [Routes]) and is checked by [Verify] to really store and read its session
 // before anything is timed. The in-process benchmarks live in this package's
-// tests (go test ./bench -run '^$' -bench .); the load driver, which runs
+// tests (go test . -run '^$' -bench .); the load driver, which runs
 // each implementation as its own server process over loopback HTTP, is
 // bench/cmd/load. README.md has the commands and the latest figures.
 package bench

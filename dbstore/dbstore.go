@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vedfolnir/sessions/internal/sqlmigrate"
 	"github.com/vedfolnir/sessions/store"
 )
 
@@ -17,11 +18,11 @@ import (
 // also implements [store.UserIndex], [store.GetToucher], [store.Copier]
 // and [store.Pinger]. Its methods are safe for concurrent use.
 type Store struct {
-	db    *sql.DB
-	ownDB bool // opened by Open: Close closes it
-	d     dialect
-	q     queries
-	opts  Options
+	db *sql.DB
+
+	d    dialect
+	q    queries
+	opts Options
 
 	stopSweeper context.CancelFunc
 	sweeperDone chan struct{}
@@ -37,12 +38,15 @@ var (
 	_ store.Pinger     = (*Store)(nil)
 )
 
-// New returns a store on db. It detects the dialect from db.Driver()
-// (modernc.org/sqlite or pgx/v5/stdlib), creates or upgrades the schema
+// New returns a store on any *sql.DB of a supported engine: SQLite or
+// PostgreSQL, through any driver (opts.Dialect names the engine; by
+// default it is detected from the driver, which a wrapping driver such as
+// otelsql hides). This package links no driver: the caller's program
+// registers the one it opens db with. New creates or upgrades the schema
 // (safe when several processes start at once) and starts the background
 // sweeper unless opts.DisableSweeper is set. ctx bounds the migration
 // only. Close the store to stop the sweeper; the caller keeps ownership
-// of db.
+// of db unless opts.CloseDB is set.
 //
 // Every statement the store runs is a single autocommit statement, so a
 // SQLite pool with several connections works when its connections have a
@@ -58,9 +62,9 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dbstore: new: %w", err)
 	}
-	d, err := detectDialect(db.Driver())
+	d, err := sqlmigrate.Lookup(string(opts.Dialect), db.Driver())
 	if err != nil {
-		return nil, fmt.Errorf("dbstore: new: %w: %w", store.ErrInvalid, err)
+		return nil, fmt.Errorf("dbstore: new: %w: Options.Dialect: %w", store.ErrInvalid, err)
 	}
 	if err := migrate(ctx, db, d, opts.Table, opts.Now()); err != nil {
 		return nil, fmt.Errorf("dbstore: migrate %s: %w", opts.Table, unavailable(err))
@@ -88,7 +92,7 @@ func (s *Store) Close() error {
 			s.stopSweeper()
 			<-s.sweeperDone
 		}
-		if s.ownDB {
+		if s.opts.CloseDB {
 			if err := s.db.Close(); err != nil {
 				s.closeErr = fmt.Errorf("dbstore: close: %w", err)
 			}

@@ -1,83 +1,26 @@
 package dbstore
 
 import (
-	"database/sql/driver"
-	"errors"
-	"fmt"
-	"reflect"
 	"strconv"
-	"strings"
 
-	"modernc.org/sqlite"
+	"github.com/vedfolnir/sessions/internal/sqlmigrate"
 )
 
 // dialect is what differs between the SQL engines the store supports.
-type dialect struct {
-	name   string // "sqlite" or "postgres"
-	blob   string // binary column type
-	bigint string // 64-bit integer column type
-	least  string // two-argument minimum function
-	dollar bool   // placeholders are $1, $2, ... instead of ?
-}
+type dialect = sqlmigrate.Dialect
 
-var (
-	sqliteDialect   = dialect{name: "sqlite", blob: "BLOB", bigint: "INTEGER", least: "min"}
-	postgresDialect = dialect{name: "postgres", blob: "bytea", bigint: "bigint", least: "LEAST", dollar: true}
+// Dialect names the SQL engine behind a *sql.DB, for [Options.Dialect].
+type Dialect string
+
+// The engines the store supports.
+const (
+	// DialectAuto detects the engine from the driver's package:
+	// modernc.org/sqlite (or another SQLite driver), pgx or lib/pq. A
+	// wrapping driver (otelsql, sqlhooks) hides it: name the engine then.
+	DialectAuto Dialect = ""
+	SQLite      Dialect = "sqlite"
+	Postgres    Dialect = "postgres"
 )
-
-// detectDialect names the engine behind a database/sql driver: modernc.org
-// /sqlite and other SQLite drivers, or pgx (and lib/pq) for PostgreSQL.
-func detectDialect(d driver.Driver) (dialect, error) {
-	if _, ok := d.(*sqlite.Driver); ok {
-		return sqliteDialect, nil
-	}
-	t := reflect.TypeOf(d)
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	pkg := strings.ToLower(t.PkgPath())
-	switch {
-	case strings.Contains(pkg, "sqlite"):
-		return sqliteDialect, nil
-	case strings.Contains(pkg, "pgx"), strings.HasSuffix(pkg, "lib/pq"):
-		return postgresDialect, nil
-	}
-	return dialect{}, fmt.Errorf("unsupported database/sql driver %T: want SQLite (modernc.org/sqlite) or PostgreSQL (pgx)", d)
-}
-
-// rebind turns ? placeholders into $n for PostgreSQL. The store's queries
-// hold no ? inside literals.
-func (d dialect) rebind(q string) string {
-	if !d.dollar {
-		return q
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range q {
-		if r == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-// isBusy reports whether err is SQLite's "database is locked" (another
-// connection or process holds the write lock).
-func isBusy(err error) bool {
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		return se.Code()&0xff == 5 // SQLITE_BUSY and its extended codes
-	}
-	return err != nil && strings.Contains(err.Error(), "SQLITE_BUSY")
-}
-
-// quote quotes an identifier. Identifiers come from a validated table name,
-// never from input, but quoting keeps reserved words such as "user" usable.
-func quote(ident string) string { return `"` + ident + `"` }
 
 // queries is the store's SQL, built once per table and dialect.
 type queries struct {
@@ -94,7 +37,7 @@ const (
 const sweepBatch = 1000
 
 func buildQueries(d dialect, table string) queries {
-	t := quote(table)
+	t := sqlmigrate.Quote(table)
 	upsert := "INSERT INTO " + t + " (" + allCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) " +
 		"ON CONFLICT (key) DO UPDATE SET version = excluded.version, user_id = excluded.user_id, " +
 		"user_hash = excluded.user_hash, created = excluded.created, last_activity = excluded.last_activity, " +
@@ -111,9 +54,9 @@ func buildQueries(d dialect, table string) queries {
 			"WHERE key = ? AND version = ? AND deadline > ?",
 		live: "SELECT version FROM " + t + " WHERE key = ? AND deadline > ?",
 		del:  "DELETE FROM " + t + " WHERE key = ?",
-		touch: "UPDATE " + t + " SET last_activity = ?, idle_deadline = ?, deadline = " + d.least + "(?, absolute_deadline) " +
+		touch: "UPDATE " + t + " SET last_activity = ?, idle_deadline = ?, deadline = " + d.Least + "(?, absolute_deadline) " +
 			"WHERE key = ? AND deadline > ?",
-		touchIf: "UPDATE " + t + " SET last_activity = ?, idle_deadline = ?, deadline = " + d.least + "(?, absolute_deadline) " +
+		touchIf: "UPDATE " + t + " SET last_activity = ?, idle_deadline = ?, deadline = " + d.Least + "(?, absolute_deadline) " +
 			"WHERE key = ? AND version = ? AND last_activity < ? AND deadline > ?",
 		list: "SELECT " + getCols + " FROM " + t + " WHERE user_hash = ? AND user_id = ? AND deadline > ? " +
 			"ORDER BY created, key",
@@ -122,7 +65,7 @@ func buildQueries(d dialect, table string) queries {
 			strconv.Itoa(sweepBatch) + ")",
 	}
 	for _, p := range []*string{&q.get, &q.create, &q.copyIn, &q.update, &q.live, &q.del, &q.touch, &q.touchIf, &q.list, &q.deleteUser, &q.sweep} {
-		*p = d.rebind(*p)
+		*p = d.Rebind(*p)
 	}
 	return q
 }

@@ -3,11 +3,18 @@
 // (pgx/v5/stdlib).
 //
 // Open takes a DATABASE_URL-style string and configures the connection;
-// New takes a *sql.DB you already have:
+// New takes a *sql.DB you already have, from any driver (name its engine
+// in [Options.Dialect] when a wrapping driver such as otelsql hides it):
+//
+//	import _ "modernc.org/sqlite" // or _ "github.com/jackc/pgx/v5/stdlib"
 //
 //	s, err := dbstore.Open(ctx, "sqlite:///var/lib/app/sessions.db", dbstore.Options{})
 //	if err != nil { ... }
 //	defer s.Close()
+//
+// Like database/sql, the package links no driver: a program carries only
+// the engine it imports (package storage, which opens DATABASE_URL for
+// you, links both), and Open without the driver fails with [ErrNoDriver].
 //
 // The store creates and upgrades its own schema: versioned migrations,
 // recorded in <table>_migrations, applied under a PostgreSQL advisory lock

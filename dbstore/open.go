@@ -3,13 +3,14 @@ package dbstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers driver "pgx"
+	"slices"
+
 	"github.com/vedfolnir/sessions/store"
-	_ "modernc.org/sqlite" // registers driver "sqlite"
 )
 
 // sqliteDefaults are the connection settings Open gives SQLite, unless the
@@ -25,7 +26,17 @@ var sqliteDefaults = [][2]string{
 
 // Open opens the database named by a DATABASE_URL-style string and
 // returns a store on it (see [New]). Close on the store also closes the
-// database. Accepted forms:
+// database.
+//
+// Like database/sql, Open links no driver: the program registers the one
+// the URL needs by importing it, modernc.org/sqlite (driver "sqlite", pure
+// Go) for SQLite and github.com/jackc/pgx/v5/stdlib (driver "pgx") for
+// PostgreSQL:
+//
+//	import _ "modernc.org/sqlite"
+//
+// Package storage imports both. Without the driver, Open fails with
+// [ErrNoDriver], naming the import. Accepted forms:
 //
 //	postgres://user:pass@host:5432/db?sslmode=disable   PostgreSQL (pgx)
 //	postgresql://...                                    PostgreSQL (pgx)
@@ -48,6 +59,9 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	if err != nil {
 		return nil, fmt.Errorf("dbstore: open: %w", err)
 	}
+	if !slices.Contains(sql.Drivers(), driverName) {
+		return nil, fmt.Errorf("dbstore: open: %w", noDriver(driverName))
+	}
 	db, err := sql.Open(driverName, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("dbstore: open: %w", unavailable(err))
@@ -58,13 +72,30 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		db.SetConnMaxIdleTime(0)
 		db.SetConnMaxLifetime(0)
 	}
+	opts.CloseDB = true
+	if opts.Dialect == DialectAuto {
+		opts.Dialect = dialectOfDriver[driverName]
+	}
 	s, err := New(ctx, db, opts)
 	if err != nil {
 		_ = db.Close()
 		return nil, err
 	}
-	s.ownDB = true
 	return s, nil
+}
+
+// ErrNoDriver is returned by [Open] when the program has not registered
+// the database/sql driver the URL needs.
+var ErrNoDriver = errors.New("database/sql driver not registered")
+
+// driverImports are the imports that register Open's drivers.
+var driverImports = map[string]string{"sqlite": "modernc.org/sqlite", "pgx": "github.com/jackc/pgx/v5/stdlib"}
+
+// dialectOfDriver is the engine behind each of Open's drivers.
+var dialectOfDriver = map[string]Dialect{"sqlite": SQLite, "pgx": Postgres}
+
+func noDriver(name string) error {
+	return fmt.Errorf("%w: %q: add import _ %q to the program (package storage links every driver)", ErrNoDriver, name, driverImports[name])
 }
 
 const urlForms = "want postgres://, postgresql://, sqlite://, file: or a file path"

@@ -38,6 +38,16 @@ type Options struct {
 
 	// Now is the store's clock, used to judge expiry. Default time.Now.
 	Now func() time.Time
+
+	// Dialect names the SQL engine behind the *sql.DB given to [New].
+	// Default DialectAuto: detected from the driver, which works for
+	// modernc.org/sqlite, pgx and lib/pq but not through a wrapping
+	// driver (otelsql, sqlhooks): name the engine then.
+	Dialect Dialect
+
+	// CloseDB makes [Store.Close] close the database too. Default false:
+	// the caller owns the *sql.DB. [Open] sets it.
+	CloseDB bool
 }
 
 // DefaultTable is the table name used when Options.Table is empty.

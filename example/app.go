@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/vedfolnir/sessions/ginsession/health"
 	"github.com/vedfolnir/sessions/ginsession/live"
 	"github.com/vedfolnir/sessions/ginsession/metrics"
+	"github.com/vedfolnir/sessions/internal/redact"
 	"github.com/vedfolnir/sessions/platform"
 	"github.com/vedfolnir/sessions/storage"
 	"github.com/vedfolnir/sessions/store"
@@ -137,20 +137,9 @@ func (a *App) build(ctx context.Context) (err error) {
 	return nil
 }
 
-// redactURL drops the password from a URL for logs.
-func redactURL(u string) string {
-	scheme, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return u
-	}
-	if at := strings.LastIndex(rest, "@"); at >= 0 {
-		cred := rest[:at]
-		if user, _, hasPass := strings.Cut(cred, ":"); hasPass {
-			return scheme + "://" + user + ":xxxxx@" + rest[at+1:]
-		}
-	}
-	return u
-}
+// redactURL masks a URL's secrets (password, password-like query keys)
+// for logs and pages.
+func redactURL(u string) string { return redact.URL(u) }
 
 // managerLoaded returns the session manager once it exists (nil before).
 func (a *App) managerLoaded() *ginsession.Manager { return a.manager.Load() }

@@ -19,7 +19,8 @@ type demoUser struct {
 	Platforms []platform.Context
 }
 
-// demoUsers are the accounts the example ships with (see DESIGN.md).
+// demoUsers are the accounts the example ships with (example/README.md
+// lists them).
 var demoUsers = []*demoUser{
 	newDemoUser(1, "alice", "admin",
 		platform.Context{ConnectionID: 1, Name: "mastodon-main", Type: "mastodon"},

@@ -276,7 +276,7 @@ func (s *Session) User() (User, error) {
 // LoginTime returns when the user logged in; zero when anonymous. It is
 // the session's creation time: Login gives the session a new one, and
 // every later rotation keeps it. The store keeps that time in the clear,
-// and the envelope binds it (see Manager.seal): a store writer who edits it
+// and the envelope binds it as associated data: a store writer who edits it
 // breaks the session instead of faking a recent login.
 func (s *Session) LoginTime() (time.Time, error) {
 	s.mu.Lock()

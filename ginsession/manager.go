@@ -17,7 +17,7 @@ const recordSession byte = 's'
 
 // recordBound is the record type of session envelopes sealed with the
 // entry's user id, creation time and absolute deadline as associated data
-// (see Manager.seal): a store writer who edits any of them makes the
+// (sealing and opening bind them): a store writer who edits any of them makes the
 // envelope fail to open, so none of them needs a sealed copy.
 // recordSession envelopes, which kept sealed copies instead, are still
 // opened.

@@ -484,7 +484,7 @@ func (s *Session) Info() (Info, bool, error) {
 func (s *Session) Handle() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.entry == nil {
+	if err := s.load(); err != nil || s.entry == nil {
 		return ""
 	}
 	return store.Handle(s.entry.Key)

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	_ "modernc.org/sqlite" // driver "sqlite": dbstore links none itself
+
 	"github.com/vedfolnir/sessions/dbstore"
 	"github.com/vedfolnir/sessions/hybrid"
 	"github.com/vedfolnir/sessions/store"

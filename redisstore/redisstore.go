@@ -357,8 +357,7 @@ func (s *Store) index(ctx context.Context, p redis.Pipeliner, e *store.Entry, h 
 // Put stores e if the stored version equals prev (see store.Store): a
 // script on the session key. A create (prev 0) also adds the entry to its
 // user's index, in the same pipeline (one round trip; on a Cluster two,
-// since the index update must not land before the session key, see
-// runScripts). An update leaves the index alone unless the script reports
+// since the index update must not land before the session key). An update leaves the index alone unless the script reports
 // that the user id or the absolute deadline changed (never, as the session
 // layer writes), which costs a second round trip. The key's TTL is the
 // entry's nearest deadline. Times must lie within about 35,000 years of

@@ -15,7 +15,8 @@ import (
 // A Sentinel failover while sessions are written and read every 20 ms: the
 // store, built on a failover client, writes to the new master within 3 s.
 // Writes that reach the old master in the switch window are lost when it
-// becomes a replica (SERVICES.md §3), so loss is not asserted.
+// becomes a replica, about 10 s later, when sentinel converts it, so loss
+// is not asserted.
 func TestSentinelFailover(t *testing.T) {
 	ss := testserver.Sentinel(t)
 	u := redisstore.UniversalOptions()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs what is missing (Debian 12, as root),
 # then gofmt, go vet, staticcheck, go test -race, and a short fuzz of every
-# fuzz target. Exits non-zero if any stage fails; every stage runs anyway.
+# fuzz target, in every module of the repository (MODULES below). Exits
+# non-zero if any stage fails; every stage runs anyway.
 #
 # Servers: the tests start their own (internal/testserver) unless REDIS_URL,
 # REDIS_CLUSTER_ADDRS or DATABASE_URL name existing ones; this script starts
@@ -11,6 +12,9 @@ set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 FUZZTIME=${FUZZTIME:-5s}
+# Every module of the repository: the library (root), the benchmarks with
+# the peers, the browser tests. Each is vetted, checked and tested.
+MODULES=(. bench e2e)
 PGBIN=/usr/lib/postgresql/15/bin
 
 work=$(mktemp -d)
@@ -89,10 +93,24 @@ gofmt_check() {
 	fi
 }
 
+# in_modules CMD...: runs CMD in every module's directory; fails if any does.
+in_modules() {
+	local m rc=0
+	for m in "${MODULES[@]}"; do
+		echo "-- module $m: $*"
+		(cd "$m" && "$@") || rc=1
+	done
+	return $rc
+}
+
 run_tests() {
-	local rc
-	go test -race -count=1 -timeout 25m ./... 2>&1 | tee "$work/test.log"
-	rc=${PIPESTATUS[0]}
+	local rc=0 m
+	: >"$work/test.log"
+	for m in "${MODULES[@]}"; do
+		echo "-- module $m"
+		(cd "$m" && go test -race -count=1 -timeout 25m ./...) 2>&1 | tee -a "$work/test.log"
+		[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+	done
 	printf 'packages: %d ok, %d failed, %d without tests\n' \
 		"$(grep -c '^ok ' "$work/test.log")" \
 		"$(grep -cE '^FAIL[[:space:]]+[^[:space:]]+' "$work/test.log")" \
@@ -100,11 +118,24 @@ run_tests() {
 	return "$rc"
 }
 
+# module_of PKG: the directory of the module that holds the package (the
+# longest module path that prefixes it).
+module_of() {
+	local m best=. path bestlen=0
+	for m in "${MODULES[@]}"; do
+		path=$(cd "$m" && go list -m)
+		if [[ $1 == "$path" || $1 == "$path"/* ]] && [ ${#path} -gt $bestlen ]; then
+			best=$m bestlen=${#path}
+		fi
+	done
+	echo "$best"
+}
+
 # fuzz_smoke lists each package's fuzz targets (go test -list prints a
 # package's names, then its "ok  <package>" line) and fuzzes each briefly.
 fuzz_smoke() {
 	local rc=0 line names=() targets=() pkg name t
-	go test -list '^Fuzz' ./... >"$work/list.log" 2>&1 || {
+	in_modules go test -list '^Fuzz' ./... >"$work/list.log" 2>&1 || {
 		rc=1
 		echo "go test -list failed; fuzzing the packages that built:"
 		grep -v '^ok ' "$work/list.log" | grep -v '^Fuzz' | grep -v 'no test files' | sed 's/^/  /'
@@ -128,9 +159,10 @@ fuzz_smoke() {
 	for t in "${targets[@]}"; do
 		pkg=${t% *} name=${t#* }
 		echo "-- $name ($pkg)"
-		dir=$(go list -f '{{.Dir}}' "$pkg")/testdata/fuzz/$name
+		mod=$(module_of "$pkg")
+		dir=$(cd "$mod" && go list -f '{{.Dir}}' "$pkg")/testdata/fuzz/$name
 		before=$(ls "$dir" 2>/dev/null | wc -l)
-		if go test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" "$pkg"; then
+		if (cd "$mod" && go test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" "$pkg"); then
 			continue
 		fi
 		# A crasher is always saved as a new input. A failure that saved
@@ -138,7 +170,7 @@ fuzz_smoke() {
 		# machine ("context deadline exceeded"): run the target once more.
 		if [ "$(ls "$dir" 2>/dev/null | wc -l)" -eq "$before" ]; then
 			echo "no failing input saved: the fuzz engine, not the target; running $name once more"
-			go test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" "$pkg" && continue
+			(cd "$mod" && go test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" "$pkg") && continue
 		fi
 		rc=1
 		echo "FAILED: $name in $pkg (a failing input is saved under its testdata/fuzz/$name/)"
@@ -154,8 +186,8 @@ command -v go >/dev/null && PATH="$(go env GOPATH)/bin:$PATH"
 export PATH="$PATH:$HOME/go/bin" # where go install puts staticcheck
 stage "install" install_tools
 stage "gofmt" gofmt_check
-stage "go vet" go vet ./...
-stage "staticcheck" staticcheck ./...
+stage "go vet" in_modules go vet ./...
+stage "staticcheck" in_modules staticcheck ./...
 stage "go test -race" run_tests
 stage "fuzz (${FUZZTIME} per target)" fuzz_smoke
 

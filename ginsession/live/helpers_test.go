@@ -7,10 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,11 +17,10 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/require"
 
-	"github.com/vedfolnir/sessions/dbstore"
 	"github.com/vedfolnir/sessions/ginsession"
 	"github.com/vedfolnir/sessions/ginsession/live"
+	"github.com/vedfolnir/sessions/internal/testapp"
 	"github.com/vedfolnir/sessions/internal/testserver"
-	"github.com/vedfolnir/sessions/platform"
 	"github.com/vedfolnir/sessions/store"
 )
 
@@ -31,101 +28,13 @@ func TestMain(m *testing.M) { testserver.Main(m) }
 
 func init() { gin.SetMode(gin.TestMode) }
 
-// instance is one app instance: its own store handle on the shared SQLite
-// file, its own session manager, its own broker client, its own server.
-type instance struct {
-	t   testing.TB
-	srv *httptest.Server
-	mgr *ginsession.Manager
-	pub *live.Publisher
-	// streams counts requests to /events.
-	streams atomic.Int64
-}
+// instance is one app instance (see [testapp.Live]).
+type instance = testapp.Live
 
-func loader(_ context.Context, userID string, id int64) (*platform.Context, error) {
-	if userID != "" && id > 0 && id < 10 {
-		return &platform.Context{ConnectionID: id, Name: "conn-" + strconv.FormatInt(id, 10), Type: "mastodon"}, nil
-	}
-	return nil, platform.ErrNotFound
-}
-
+// newInstance builds an instance on the SQLite file at dbURL.
 func newInstance(t testing.TB, dbURL string, kr *store.Keyring, b store.Broker, opts live.Options, tweak ...func(*ginsession.Config)) *instance {
-	t.Helper()
-	st, err := dbstore.Open(context.Background(), dbURL, dbstore.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	pub := live.NewPublisher(b, live.PublisherOptions{})
-	t.Cleanup(pub.Close)
-	cfg := ginsession.Config{Store: st, Keyring: kr, InsecureCookie: true,
-		OnEvent: []ginsession.EventHandler{pub.Handle}}
-	for _, f := range tweak {
-		f(&cfg)
-	}
-	mgr, err := ginsession.NewManager(cfg)
-	require.NoError(t, err)
-	if opts.Platform == nil {
-		opts.Platform = func(c *gin.Context) any {
-			pc, ok := platform.From(c)
-			if !ok {
-				return nil
-			}
-			return pc
-		}
-	}
-	r := gin.New()
-	r.Use(mgr.Middleware(), platform.Middleware(loader))
-	ok := func(c *gin.Context, err error) {
-		if err != nil {
-			c.JSON(500, gin.H{"error": err.Error()})
-			return
-		}
-		c.JSON(200, gin.H{})
-	}
-	r.POST("/login/:id", func(c *gin.Context) { ok(c, ginsession.Login(c, ginsession.User{ID: c.Param("id")})) })
-	r.POST("/platform/:id", func(c *gin.Context) {
-		id, _ := strconv.ParseInt(c.Param("id"), 10, 64)
-		_, err := platform.Switch(c, id)
-		ok(c, err)
-	})
-	r.POST("/rotate", func(c *gin.Context) { ok(c, ginsession.Rotate(c)) })
-	r.POST("/logout", func(c *gin.Context) { ok(c, ginsession.Logout(c)) })
-	r.POST("/anon", func(c *gin.Context) { ok(c, ginsession.Current(c).Set("k", "v")) })
-	r.DELETE("/sessions/:handle", func(c *gin.Context) {
-		u, _ := ginsession.CurrentUser(c)
-		ok(c, mgr.RevokeSession(c.Request.Context(), u.ID, c.Param("handle")))
-	})
-	r.GET("/whoami", func(c *gin.Context) {
-		u, in := ginsession.CurrentUser(c)
-		if !in {
-			c.String(200, "anonymous")
-			return
-		}
-		c.String(200, u.ID)
-	})
-	r.GET("/handle", func(c *gin.Context) { c.String(200, ginsession.Current(c).Handle()) })
-	inst := &instance{t: t, mgr: mgr, pub: pub}
-	r.GET("/events", func(c *gin.Context) { inst.streams.Add(1) }, live.Handler(b, opts))
-	r.GET("/state", live.StateHandler(opts))
-	r.GET("/live.js", live.ScriptHandler())
-	r.GET("/page", func(c *gin.Context) { c.Data(200, "text/html; charset=utf-8", []byte(testPage)) })
-	r.GET("/bye", func(c *gin.Context) {
-		c.Data(200, "text/html; charset=utf-8", []byte("<!doctype html><title>bye</title>"))
-	})
-	inst.srv = httptest.NewServer(r)
-	t.Cleanup(inst.srv.Close)
-	return inst
+	return testapp.NewLive(t, dbURL, kr, b, opts, tweak...)
 }
-
-// testPage is an application page using the client script: it records
-// what the script reports.
-const testPage = `<!doctype html><title>live</title>
-<script src="/live.js"></script>
-<script>
-window.got = []; window.kinds = [];
-SessionLive.connect({url: "/events", stateURL: "/state", loginURL: "/bye",
-  onPlatform: function (m) { window.got.push(m.detail); },
-  onEvent: function (kind) { window.kinds.push(kind); }});
-</script>`
 
 // browser is a cookie jar shared by every instance (cookies are per host,
 // not per port), like one browser with several tabs.

@@ -39,19 +39,19 @@ func redisBroker(t testing.TB, prefix string) *redisstore.Store {
 // instance b sees each at once, and that b refuses the cookie right after.
 func syncFlow(t *testing.T, a, b *instance) {
 	br := newBrowser(t)
-	br.must("POST", a.srv.URL+"/login/1")
-	br.must("POST", a.srv.URL+"/platform/1")
+	br.must("POST", a.Srv.URL+"/login/1")
+	br.must("POST", a.Srv.URL+"/platform/1")
 	// Publishing is asynchronous: let the events so far go out before the
 	// stream starts listening.
-	require.Eventually(t, func() bool { return a.pub.Pending() == 0 }, 2*time.Second, time.Millisecond)
-	st, code, body := br.openSSE(b.srv.URL+"/events", nil)
+	require.Eventually(t, func() bool { return a.Pub.Pending() == 0 }, 2*time.Second, time.Millisecond)
+	st, code, body := br.openSSE(b.Srv.URL+"/events", nil)
 	require.Equal(t, 200, code, body)
 
 	var lat []time.Duration
 	for i := range 6 {
 		id := strconv.Itoa(2 + i%2)
 		t0 := time.Now()
-		br.must("POST", a.srv.URL+"/platform/"+id)
+		br.must("POST", a.Srv.URL+"/platform/"+id)
 		ev, ok := st.next(time.Second)
 		require.True(t, ok, "switch %d did not reach the other instance within 1 s", i)
 		assert.Equal(t, "platform_switched", ev.Kind)
@@ -63,10 +63,10 @@ func syncFlow(t *testing.T, a, b *instance) {
 	t.Logf("platform switch on A -> SSE client on B (request included): min %v, median %v, max %v",
 		lat[0], lat[len(lat)/2], lat[len(lat)-1])
 
-	cookie := br.cookie(a.srv.URL)
+	cookie := br.cookie(a.Srv.URL)
 	require.NotEmpty(t, cookie)
 	t0 := time.Now()
-	br.must("POST", a.srv.URL+"/logout")
+	br.must("POST", a.Srv.URL+"/logout")
 	ev, ok := st.next(time.Second)
 	require.True(t, ok, "logout did not reach the other instance within 1 s")
 	assert.Equal(t, "logout", ev.Kind)
@@ -74,10 +74,10 @@ func syncFlow(t *testing.T, a, b *instance) {
 	assert.True(t, st.ended(time.Second), "the stream ends after logout")
 
 	// The old cookie, replayed to b at once, is anonymous there.
-	code, who := br.do("GET", b.srv.URL+"/whoami", http.Header{"Cookie": {cookie}})
+	code, who := br.do("GET", b.Srv.URL+"/whoami", http.Header{"Cookie": {cookie}})
 	assert.Equal(t, 200, code)
 	assert.Equal(t, "anonymous", who)
-	code, _ = br.do("GET", b.srv.URL+"/events", http.Header{"Cookie": {cookie}})
+	code, _ = br.do("GET", b.Srv.URL+"/events", http.Header{"Cookie": {cookie}})
 	assert.Equal(t, 401, code, "no stream for an ended session")
 }
 
@@ -109,12 +109,12 @@ func TestLocalBroker(t *testing.T) {
 func TestRotatedReconnects(t *testing.T) {
 	a := newInstance(t, dbFile(t), testapp.Keyring(t), live.NewLocalBroker(), live.Options{})
 	br := newBrowser(t)
-	br.must("POST", a.srv.URL+"/login/1")
-	oldHandle := br.must("GET", a.srv.URL+"/handle")
-	st, code, _ := br.openSSE(a.srv.URL+"/events", nil)
+	br.must("POST", a.Srv.URL+"/login/1")
+	oldHandle := br.must("GET", a.Srv.URL+"/handle")
+	st, code, _ := br.openSSE(a.Srv.URL+"/events", nil)
 	require.Equal(t, 200, code)
-	br.must("POST", a.srv.URL+"/rotate")
-	newHandle := br.must("GET", a.srv.URL+"/handle")
+	br.must("POST", a.Srv.URL+"/rotate")
+	newHandle := br.must("GET", a.Srv.URL+"/handle")
 	require.NotEqual(t, oldHandle, newHandle)
 	ev, ok := st.next(time.Second)
 	require.True(t, ok)
@@ -123,9 +123,9 @@ func TestRotatedReconnects(t *testing.T) {
 	assert.Equal(t, newHandle, ev.Msg.Detail)
 	assert.True(t, st.ended(time.Second), "the stream ends so the client reconnects")
 
-	st2, code, _ := br.openSSE(a.srv.URL+"/events", nil)
+	st2, code, _ := br.openSSE(a.Srv.URL+"/events", nil)
 	require.Equal(t, 200, code)
-	br.must("POST", a.srv.URL+"/platform/3")
+	br.must("POST", a.Srv.URL+"/platform/3")
 	ev, ok = st2.next(time.Second)
 	require.True(t, ok)
 	assert.Equal(t, "platform_switched", ev.Kind)
@@ -136,10 +136,10 @@ func TestRotatedReconnects(t *testing.T) {
 func TestLoginRotatesAnonymousStream(t *testing.T) {
 	a := newInstance(t, dbFile(t), testapp.Keyring(t), live.NewLocalBroker(), live.Options{})
 	br := newBrowser(t)
-	br.must("POST", a.srv.URL+"/anon")
-	st, code, _ := br.openSSE(a.srv.URL+"/events", nil)
+	br.must("POST", a.Srv.URL+"/anon")
+	st, code, _ := br.openSSE(a.Srv.URL+"/events", nil)
 	require.Equal(t, 200, code, "an anonymous stored session may stream")
-	br.must("POST", a.srv.URL+"/login/1")
+	br.must("POST", a.Srv.URL+"/login/1")
 	ev, ok := st.next(time.Second)
 	require.True(t, ok)
 	assert.Equal(t, "rotated", ev.Kind)
@@ -151,19 +151,19 @@ func TestLoginRotatesAnonymousStream(t *testing.T) {
 func TestRevoked(t *testing.T) {
 	a := newInstance(t, dbFile(t), testapp.Keyring(t), live.NewLocalBroker(), live.Options{})
 	laptop, phone := newBrowser(t), newBrowser(t)
-	laptop.must("POST", a.srv.URL+"/login/1")
-	phone.must("POST", a.srv.URL+"/login/1")
-	stLaptop, _, _ := laptop.openSSE(a.srv.URL+"/events", nil)
-	stPhone, _, _ := phone.openSSE(a.srv.URL+"/events", nil)
+	laptop.must("POST", a.Srv.URL+"/login/1")
+	phone.must("POST", a.Srv.URL+"/login/1")
+	stLaptop, _, _ := laptop.openSSE(a.Srv.URL+"/events", nil)
+	stPhone, _, _ := phone.openSSE(a.Srv.URL+"/events", nil)
 	require.NotNil(t, stLaptop)
 	require.NotNil(t, stPhone)
-	handle := laptop.must("GET", a.srv.URL+"/handle")
-	phone.must("DELETE", a.srv.URL+"/sessions/"+handle)
+	handle := laptop.must("GET", a.Srv.URL+"/handle")
+	phone.must("DELETE", a.Srv.URL+"/sessions/"+handle)
 	ev, ok := stLaptop.next(time.Second)
 	require.True(t, ok)
 	assert.Equal(t, "revoked", ev.Kind)
 	assert.True(t, stLaptop.ended(time.Second))
-	assert.Equal(t, "anonymous", laptop.must("GET", a.srv.URL+"/whoami"))
+	assert.Equal(t, "anonymous", laptop.must("GET", a.Srv.URL+"/whoami"))
 	_, ok = stPhone.next(200 * time.Millisecond)
 	assert.False(t, ok, "the revoking session's own stream hears nothing")
 	assert.False(t, stPhone.ended(0))
@@ -175,9 +175,9 @@ func TestTopicsAndForeignMessages(t *testing.T) {
 	b := live.NewLocalBroker()
 	a := newInstance(t, dbFile(t), testapp.Keyring(t), b, live.Options{})
 	br := newBrowser(t)
-	br.must("POST", a.srv.URL+"/login/42")
-	handle := br.must("GET", a.srv.URL+"/handle")
-	st, _, _ := br.openSSE(a.srv.URL+"/events", nil)
+	br.must("POST", a.Srv.URL+"/login/42")
+	handle := br.must("GET", a.Srv.URL+"/handle")
+	st, _, _ := br.openSSE(a.Srv.URL+"/events", nil)
 	require.NotNil(t, st)
 	ctx := context.Background()
 	pub := func(topic, msg string) { require.NoError(t, b.Publish(ctx, topic, []byte(msg))) }
@@ -207,7 +207,7 @@ func TestTopicsAndForeignMessages(t *testing.T) {
 
 func TestRefusedWithoutSession(t *testing.T) {
 	a := newInstance(t, dbFile(t), testapp.Keyring(t), live.NewLocalBroker(), live.Options{})
-	name := a.mgr.CookieName()
+	name := a.Mgr.CookieName()
 	cases := []struct{ name, cookie string }{
 		{"no cookie", ""},
 		{"malformed", name + "=abc"},
@@ -221,7 +221,7 @@ func TestRefusedWithoutSession(t *testing.T) {
 			if tc.cookie != "" {
 				h.Set("Cookie", tc.cookie)
 			}
-			_, code, body := br.openSSE(a.srv.URL+"/events", h)
+			_, code, body := br.openSSE(a.Srv.URL+"/events", h)
 			assert.Equal(t, 401, code)
 			var e map[string]string
 			require.NoError(t, json.Unmarshal([]byte(body), &e))
@@ -234,9 +234,9 @@ func TestHeartbeatAndMaxDuration(t *testing.T) {
 	a := newInstance(t, dbFile(t), testapp.Keyring(t), live.NewLocalBroker(),
 		live.Options{Heartbeat: 30 * time.Millisecond, MaxDuration: 400 * time.Millisecond})
 	br := newBrowser(t)
-	br.must("POST", a.srv.URL+"/login/1")
+	br.must("POST", a.Srv.URL+"/login/1")
 	t0 := time.Now()
-	st, code, _ := br.openSSE(a.srv.URL+"/events", nil)
+	st, code, _ := br.openSSE(a.Srv.URL+"/events", nil)
 	require.Equal(t, 200, code)
 	assert.Equal(t, "text/event-stream", st.resp.Header.Get("Content-Type"))
 	assert.Equal(t, "no-store", st.resp.Header.Get("Cache-Control"))
@@ -252,12 +252,12 @@ func TestStreamEndsAtSessionDeadline(t *testing.T) {
 	a := newInstance(t, dbFile(t), testapp.Keyring(t), live.NewLocalBroker(), live.Options{},
 		func(c *ginsession.Config) { c.IdleTimeout = 400 * time.Millisecond })
 	br := newBrowser(t)
-	br.must("POST", a.srv.URL+"/login/1")
-	st, code, _ := br.openSSE(a.srv.URL+"/events", nil)
+	br.must("POST", a.Srv.URL+"/login/1")
+	st, code, _ := br.openSSE(a.Srv.URL+"/events", nil)
 	require.Equal(t, 200, code)
 	assert.False(t, st.ended(300*time.Millisecond), "open while the session lives")
 	assert.True(t, st.ended(3*time.Second), "ended after the deadline")
-	_, code, _ = br.openSSE(a.srv.URL+"/events", nil)
+	_, code, _ = br.openSSE(a.Srv.URL+"/events", nil)
 	assert.Equal(t, 401, code, "the reconnect finds the session expired")
 }
 
@@ -277,12 +277,12 @@ func TestLastEventID(t *testing.T) {
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			br := newBrowser(t)
-			br.must("POST", a.srv.URL+"/login/1")
+			br.must("POST", a.Srv.URL+"/login/1")
 			h := http.Header{}
 			if tc.header != "" {
 				h.Set("Last-Event-ID", tc.header)
 			}
-			st, code, _ := br.openSSE(a.srv.URL+"/events", h)
+			st, code, _ := br.openSSE(a.Srv.URL+"/events", h)
 			require.Equal(t, 200, code)
 			want := tc.firstID
 			if tc.resync {
@@ -292,7 +292,7 @@ func TestLastEventID(t *testing.T) {
 				assert.Equal(t, strconv.Itoa(want), ev.ID)
 				want++
 			}
-			br.must("POST", a.srv.URL+"/platform/"+strconv.Itoa(1+i%2))
+			br.must("POST", a.Srv.URL+"/platform/"+strconv.Itoa(1+i%2))
 			ev, ok := st.next(time.Second)
 			require.True(t, ok)
 			assert.Equal(t, "platform_switched", ev.Kind)
@@ -312,15 +312,15 @@ func TestNoLeakOnDisconnect(t *testing.T) {
 			}
 			a := newInstance(t, dbFile(t), testapp.Keyring(t), b, live.Options{})
 			br := newBrowser(t)
-			br.must("POST", a.srv.URL+"/login/1")
-			br.must("GET", a.srv.URL+"/whoami")
+			br.must("POST", a.Srv.URL+"/login/1")
+			br.must("GET", a.Srv.URL+"/whoami")
 			time.Sleep(50 * time.Millisecond)
 			before := runtime.NumGoroutine()
 
 			const n = 20
 			var streams []*sse
 			for range n {
-				st, code, _ := br.openSSE(a.srv.URL+"/events", nil)
+				st, code, _ := br.openSSE(a.Srv.URL+"/events", nil)
 				require.Equal(t, 200, code)
 				streams = append(streams, st)
 			}
@@ -414,15 +414,15 @@ func TestNothingSecretOnTheWire(t *testing.T) {
 	a := newInstance(t, dbFile(t), testapp.Keyring(t), redisBroker(t, prefix), live.Options{})
 	br := newBrowser(t)
 	const userID = "alice@example.com"
-	br.must("POST", a.srv.URL+"/login/"+userID)
-	handle := br.must("GET", a.srv.URL+"/handle")
-	br.must("POST", a.srv.URL+"/platform/2")
+	br.must("POST", a.Srv.URL+"/login/"+userID)
+	handle := br.must("GET", a.Srv.URL+"/handle")
+	br.must("POST", a.Srv.URL+"/platform/2")
 	tokens := []string{}
-	for _, part := range strings.Split(br.cookie(a.srv.URL), "; ") {
+	for _, part := range strings.Split(br.cookie(a.Srv.URL), "; ") {
 		_, v, _ := strings.Cut(part, "=")
 		tokens = append(tokens, v, store.KeyFromToken(v))
 	}
-	br.must("POST", a.srv.URL+"/logout")
+	br.must("POST", a.Srv.URL+"/logout")
 	require.Eventually(t, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
@@ -447,7 +447,7 @@ func TestStateHandler(t *testing.T) {
 	br := newBrowser(t)
 	state := func() (live.State, string) {
 		t.Helper()
-		req, _ := http.NewRequest("GET", a.srv.URL+"/state", nil)
+		req, _ := http.NewRequest("GET", a.Srv.URL+"/state", nil)
 		resp, err := br.hc.Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
@@ -459,30 +459,30 @@ func TestStateHandler(t *testing.T) {
 	s, _ := state()
 	assert.False(t, s.Authenticated)
 	assert.Empty(t, s.Session)
-	assert.Empty(t, br.cookie(a.srv.URL), "asking the state creates no session")
+	assert.Empty(t, br.cookie(a.Srv.URL), "asking the state creates no session")
 
-	br.must("POST", a.srv.URL+"/login/1")
+	br.must("POST", a.Srv.URL+"/login/1")
 	s, etag1 := state()
 	assert.True(t, s.Authenticated)
 	assert.Equal(t, "1", s.UserID)
-	assert.Equal(t, br.must("GET", a.srv.URL+"/handle"), s.Session)
+	assert.Equal(t, br.must("GET", a.Srv.URL+"/handle"), s.Session)
 	assert.Nil(t, s.Platform)
 
-	code, _ := br.do("GET", a.srv.URL+"/state", http.Header{"If-None-Match": {etag1}})
+	code, _ := br.do("GET", a.Srv.URL+"/state", http.Header{"If-None-Match": {etag1}})
 	assert.Equal(t, 304, code, "unchanged state")
 
-	br.must("POST", a.srv.URL+"/platform/2")
+	br.must("POST", a.Srv.URL+"/platform/2")
 	s, etag2 := state()
 	assert.NotEqual(t, etag1, etag2, "the version follows the platform")
 	p, _ := s.Platform.(map[string]any)
 	assert.Equal(t, float64(2), p["id"])
-	code, _ = br.do("GET", a.srv.URL+"/state", http.Header{"If-None-Match": {etag1}})
+	code, _ = br.do("GET", a.Srv.URL+"/state", http.Header{"If-None-Match": {etag1}})
 	assert.Equal(t, 200, code)
 }
 
 func TestScriptHandler(t *testing.T) {
 	a := newInstance(t, dbFile(t), testapp.Keyring(t), live.NewLocalBroker(), live.Options{})
-	resp, err := http.Get(a.srv.URL + "/live.js")
+	resp, err := http.Get(a.Srv.URL + "/live.js")
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	assert.Equal(t, 200, resp.StatusCode)
@@ -490,7 +490,7 @@ func TestScriptHandler(t *testing.T) {
 	for _, want := range []string{"EventSource", "SessionLive", "platform_switched", "rotated", "logout", "revoked", "evicted"} {
 		assert.Contains(t, live.Script, want)
 	}
-	req, _ := http.NewRequest("GET", a.srv.URL+"/live.js", nil)
+	req, _ := http.NewRequest("GET", a.Srv.URL+"/live.js", nil)
 	req.Header.Set("If-None-Match", resp.Header.Get("ETag"))
 	resp2, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)

@@ -2,7 +2,7 @@
 // Markdown tables with the ratios to ours, and checks them against the
 // targets:
 //
-//	go test ./bench -run '^$' -bench . -benchtime 2s -cpu 1 | tee bench.txt | go run ./bench/cmd/benchtab
+//	go test . -run '^$' -bench . -benchtime 2s -cpu 1 | tee bench.txt | go run ./cmd/benchtab
 //
 // With -count > 1, each figure is the median of its runs.
 package main
@@ -182,7 +182,7 @@ func targets(t *table) []target {
 
 func main() {
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: go test ./bench -run '^$' -bench . | go run ./bench/cmd/benchtab")
+		fmt.Fprintln(os.Stderr, "usage: go test . -run '^$' -bench . | go run ./cmd/benchtab")
 	}
 	flag.Parse()
 	tables, info, err := parse(os.Stdin)

@@ -2,8 +2,8 @@
 // separate server process on loopback HTTP, with many virtual users, and
 // reports throughput and latency side by side.
 //
-//	go run ./bench/cmd/load                                  # every implementation, 50 users, 10 s each
-//	go run ./bench/cmd/load -users 1000 -sessions 100000 -rate 2000 -impls ours,scs
+//	go run ./cmd/load                                  # every implementation, 50 users, 10 s each
+//	go run ./cmd/load -users 1000 -sessions 100000 -rate 2000 -impls ours,scs
 //
 // For each implementation it starts a fresh redis-server (or uses -redis,
 // under a key prefix of its own), pre-creates -sessions live sessions
@@ -71,7 +71,7 @@ func main() {
 		rate      = flag.Float64("rate", 0, "total requests per second, as Poisson arrivals (open loop, latency from the scheduled time); 0: closed loop, as fast as answers come")
 		mixFlag   = flag.String("mix", "read=70,write=20,switch=10", "request mix: weights of read, write, switch (a write of the three platform fields), untouched")
 		redisAddr = flag.String("redis", "", "use this redis-server (loopback) instead of starting one per implementation")
-		out       = flag.String("out", "bench/results", "directory for load.md and load.svg (\"\" writes none)")
+		out       = flag.String("out", "results", "directory for load.md and load.svg (\"\" writes none)")
 		procs     = flag.Int("procs", 1, "GOMAXPROCS of the server processes")
 		rounds    = flag.Int("rounds", 1, "split -duration into this many turns per implementation, taken in rotation, so that bursts of other work on the machine fall on all implementations alike")
 		quiet     = flag.Bool("quiet", false, "no progress line")

@@ -118,7 +118,7 @@ func table(o options, results []*implResult) string {
 
 // command is the command line that reproduces the run.
 func command(o options) string {
-	return "go run ./bench/cmd/load " + strings.Join(o.args, " ")
+	return "go run ./cmd/load " + strings.Join(o.args, " ")
 }
 
 // report is the Markdown report.

@@ -1,9 +1,9 @@
-package live_test
+package e2e
 
 import (
 	"context"
 	"fmt"
-	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,34 +12,7 @@ import (
 
 	"github.com/vedfolnir/sessions/ginsession/live"
 	"github.com/vedfolnir/sessions/internal/testapp"
-	"github.com/vedfolnir/sessions/internal/testserver"
 )
-
-// chromium starts a headless Chromium for t and returns its first tab.
-func chromium(t *testing.T) context.Context {
-	t.Helper()
-	exe := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			exe = p
-			break
-		}
-	}
-	if exe == "" {
-		testserver.Unavailable(t, "no chromium binary (apt-get install chromium)")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(800, 600))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	actx, cancelA := chromedp.NewExecAllocator(ctx, opts...)
-	tab, cancelT := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelT(); cancelA(); cancel() })
-	require.NoError(t, chromedp.Do(tab), "start chromium")
-	return tab
-}
 
 // until evaluates expr in tab until it is true, for up to d.
 func until(t *testing.T, tab context.Context, expr string, d time.Duration) {
@@ -71,11 +44,11 @@ func post(t *testing.T, tab context.Context, path string) int {
 // leaves for the login page on logout.
 func TestScriptInBrowser(t *testing.T) {
 	b := live.NewLocalBroker()
-	a := newInstance(t, dbFile(t), testapp.Keyring(t), b, live.Options{})
-	tab1 := chromium(t)
-	require.NoError(t, chromedp.Do(tab1, chromedp.Navigate(a.srv.URL+"/bye")))
+	a := testapp.NewLive(t, filepath.Join(t.TempDir(), "sessions.db"), testapp.Keyring(t), b, live.Options{})
+	tab1 := newBrowser(t)
+	require.NoError(t, chromedp.Do(tab1, chromedp.Navigate(a.Srv.URL+"/bye")))
 	require.Equal(t, 200, post(t, tab1, "/login/1"))
-	require.NoError(t, chromedp.Do(tab1, chromedp.Navigate(a.srv.URL+"/page")))
+	require.NoError(t, chromedp.Do(tab1, chromedp.Navigate(a.Srv.URL+"/page")))
 	waitSubs := func(n int) {
 		t.Helper()
 		require.Eventually(t, func() bool { return b.Subscribers() == n }, 5*time.Second, 10*time.Millisecond,
@@ -85,15 +58,15 @@ func TestScriptInBrowser(t *testing.T) {
 
 	tab2, cancel := chromedp.NewContext(tab1) // another tab, same cookies
 	defer cancel()
-	require.NoError(t, chromedp.Do(tab2, chromedp.Navigate(a.srv.URL+"/bye")))
+	require.NoError(t, chromedp.Do(tab2, chromedp.Navigate(a.Srv.URL+"/bye")))
 	require.Equal(t, 200, post(t, tab2, "/platform/2"))
 	until(t, tab1, `window.got.includes("2")`, 2*time.Second)
 
-	streams := a.streams.Load()
+	streams := a.Streams.Load()
 	t0 := time.Now()
 	require.Equal(t, 200, post(t, tab2, "/rotate"))
 	until(t, tab1, `window.kinds.includes("rotated")`, 2*time.Second)
-	require.Eventually(t, func() bool { return a.streams.Load() > streams }, 2*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return a.Streams.Load() > streams }, 2*time.Second, 5*time.Millisecond)
 	reconnect := time.Since(t0)
 	t.Logf("rotated: the page reconnected with its new cookie %v after the rotation", reconnect)
 	require.Less(t, reconnect, 450*time.Millisecond, "at once, not after the error backoff (>= 500 ms)")

@@ -1,0 +1,250 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vedfolnir/sessions/internal/testserver"
+	"github.com/vedfolnir/sessions/store"
+)
+
+// fleet is N instances of the reference app, each its own process, on one
+// Redis and one PostgreSQL, sharing a key ring and a prefix, as a fleet
+// behind a balancer runs.
+type fleet struct {
+	redis *testserver.RedisProc
+	apps  []*app
+}
+
+func startFleet(t *testing.T, n int) *fleet {
+	t.Helper()
+	bin := exampleBinary(t)
+	rp := testserver.StartRedis(t)
+	vars := map[string]string{
+		"SESSION_STORAGE":         "hybrid",
+		"REDIS_URL":               "redis://" + rp.Addr,
+		"REDIS_SESSION_PREFIX":    testserver.Prefix(t),
+		"DATABASE_URL":            testserver.Postgres(t),
+		"SESSION_ENCRYPTION_KEYS": store.GenerateKey(),
+		"SESSION_COOKIE_SECURE":   "false",
+	}
+	f := &fleet{redis: rp}
+	for range n {
+		f.apps = append(f.apps, startApp(t, bin, vars))
+	}
+	return f
+}
+
+// fleetClient is one browser: a cookie jar shared by every instance
+// (cookies are per host, not per port), its CSRF token, and the last value
+// an instance acknowledged.
+type fleetClient struct {
+	hc    *http.Client
+	csrf  string
+	acked int
+}
+
+func newFleetClient(t *testing.T, base string) *fleetClient {
+	jar, _ := cookiejar.New(nil)
+	c := &fleetClient{hc: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+	resp, err := c.hc.Get(base + "/api/session")
+	if err != nil {
+		t.Fatalf("GET /api/session: %v", err)
+	}
+	defer resp.Body.Close()
+	var s struct {
+		CSRF string `json:"csrf_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil || s.CSRF == "" {
+		t.Fatalf("GET /api/session: %d, no csrf_token (%v)", resp.StatusCode, err)
+	}
+	c.csrf = s.CSRF
+	return c
+}
+
+// put writes v as the "n" preference through base; it returns the status.
+func (c *fleetClient) put(base string, v int) int {
+	req, _ := http.NewRequest("PUT", base+"/api/prefs/n", bytes.NewReader([]byte(strconv.Itoa(v))))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CSRF-Token", c.csrf)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+// get reads the "n" preference through base.
+func (c *fleetClient) get(base string) (int, int) {
+	resp, err := c.hc.Get(base + "/api/prefs/n")
+	if err != nil {
+		return 0, 0
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	v, _ := strconv.Atoi(string(bytes.TrimSpace(body)))
+	return resp.StatusCode, v
+}
+
+// fleetFigures are what one run measures; every one should be 0.
+type fleetFigures struct {
+	acked, failedWrites, fivexx, lostSessions, staleReads, lostAcked atomic.Int64
+	mu                                                               sync.Mutex
+	examples                                                         []string
+}
+
+func (f *fleetFigures) note(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.examples) < 10 {
+		f.examples = append(f.examples, fmt.Sprintf(format, args...))
+	}
+}
+
+// run drives clients for d: each writes an increasing counter through one
+// instance and reads it back through the next, so every read is a
+// cross-instance read of a write some instance acknowledged. fault runs
+// once, concurrently, when the traffic has started.
+func (fl *fleet) run(t *testing.T, clients int, d time.Duration, fault func()) *fleetFigures {
+	t.Helper()
+	fig := &fleetFigures{}
+	cs := make([]*fleetClient, clients)
+	for i := range cs {
+		cs[i] = newFleetClient(t, fl.apps[i%len(fl.apps)].base)
+	}
+	n := len(fl.apps)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		wg.Go(func() {
+			for k := 1; ; k++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				w, r := fl.apps[(i+k)%n], fl.apps[(i+k+1)%n]
+				switch code := c.put(w.base, k); {
+				case code == http.StatusNoContent:
+					c.acked = k
+					fig.acked.Add(1)
+				case code >= 500 || code == 0:
+					fig.fivexx.Add(1)
+					fig.failedWrites.Add(1)
+				default:
+					fig.failedWrites.Add(1)
+					fig.note("client %d: write %d through %s: %d", i, k, w.base, code)
+				}
+				code, v := c.get(r.base)
+				switch {
+				case code == http.StatusOK && v < c.acked:
+					fig.staleReads.Add(1)
+					fig.note("client %d: wrote %d, read %d through %s", i, c.acked, v, r.base)
+				case code == http.StatusNotFound && c.acked > 0:
+					fig.lostSessions.Add(1)
+					fig.note("client %d: session lost after write %d (read through %s)", i, c.acked, r.base)
+				case code >= 500 || code == 0:
+					fig.fivexx.Add(1)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+	time.Sleep(d / 4)
+	fault()
+	time.Sleep(d - d/4)
+	close(stop)
+	wg.Wait()
+	// Settled: every instance returns every client's last acknowledged write.
+	time.Sleep(500 * time.Millisecond)
+	for i, c := range cs {
+		for _, a := range fl.apps {
+			if code, v := c.get(a.base); code != http.StatusOK || v != c.acked {
+				fig.lostAcked.Add(1)
+				fig.note("client %d: after settling %s answers %d %d, last acked %d", i, a.base, code, v, c.acked)
+			}
+		}
+	}
+	return fig
+}
+
+// waitHealthy polls every instance's health report until each says "ok",
+// and returns how long that took.
+func (fl *fleet) waitHealthy(t *testing.T, limit time.Duration) time.Duration {
+	t0 := time.Now()
+	for _, a := range fl.apps {
+		for {
+			resp, err := http.Get(a.healthURL())
+			if err == nil {
+				var h struct {
+					Status string `json:"status"`
+				}
+				_ = json.NewDecoder(resp.Body).Decode(&h)
+				resp.Body.Close()
+				if h.Status == "ok" {
+					break
+				}
+			}
+			if time.Since(t0) > limit {
+				t.Errorf("%s not healthy %v after the fault", a.base, limit)
+				return time.Since(t0)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return time.Since(t0)
+}
+
+// Three instances in hybrid mode, one Redis killed (SIGKILL) for 3 s and
+// restarted empty while clients write through one instance and read
+// through the next: no 5xx, no lost session, no lost acknowledged write.
+//
+// Stale cross-instance reads (an instance serving a copy older than a write
+// another instance acknowledged) are measured and reported; while instances
+// leave the fallback at different moments the hybrid composition still
+// serves some (its package doc bounds the window), so they are asserted
+// only under FLEET_STRICT=1, until the fleet leaves the fallback together.
+func TestFleetRedisOutage(t *testing.T) {
+	fl := startFleet(t, 3)
+	var recovered time.Duration
+	fig := fl.run(t, 12, 12*time.Second, func() {
+		fl.redis.Kill(syscall.SIGKILL)
+		time.Sleep(3 * time.Second)
+		fl.redis.Restart()
+		recovered = fl.waitHealthy(t, 10*time.Second)
+	})
+	t.Logf("acked writes %d, failed writes %d, 5xx %d, lost sessions %d, stale cross-instance reads %d, lost acked writes %d, recovered %v after the restart",
+		fig.acked.Load(), fig.failedWrites.Load(), fig.fivexx.Load(), fig.lostSessions.Load(), fig.staleReads.Load(), fig.lostAcked.Load(), recovered.Round(time.Millisecond))
+	for _, e := range fig.examples {
+		t.Log("  " + e)
+	}
+	if fig.acked.Load() == 0 {
+		t.Fatal("no write was acknowledged")
+	}
+	must := map[string]int64{"5xx": fig.fivexx.Load(), "lost sessions": fig.lostSessions.Load(),
+		"lost acked writes": fig.lostAcked.Load(), "failed writes": fig.failedWrites.Load()}
+	if os.Getenv("FLEET_STRICT") == "1" {
+		must["stale reads"] = fig.staleReads.Load()
+	}
+	for name, v := range must {
+		if v != 0 {
+			t.Errorf("%s: %d, want 0", name, v)
+		}
+	}
+	if recovered > 3*time.Second {
+		t.Errorf("recovered %v after the restart, want < 3 s", recovered)
+	}
+}
