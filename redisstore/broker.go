@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/vedfolnir/sessions/store"
 )
 
@@ -51,78 +49,58 @@ func (s *Store) Publish(ctx context.Context, topic string, msg []byte) error {
 // until ctx is done; then it closes the channel. A reader that falls
 // SubscriptionBuffer messages behind misses messages: publishers and the
 // connection never wait for it. go-redis reconnects and resubscribes
-// after a connection loss; messages published meanwhile are lost. On a
-// Cluster each topic gets its own sharded subscription (SSUBSCRIBE on the
-// node that owns it).
+// after a connection loss; messages published meanwhile are lost.
+//
+// Every subscription of the Store shares one pub/sub connection (on a
+// Cluster one per shard, each subscribing with SSUBSCRIBE on the node that
+// owns its channels): a channel is subscribed on the server while at least
+// one local subscriber wants it, and messages fan out locally.
 func (s *Store) Subscribe(ctx context.Context, topics ...string) (<-chan []byte, error) {
 	if len(topics) == 0 {
 		return nil, fmt.Errorf("redisstore: subscribe: %w: no topic", store.ErrInvalid)
 	}
-	chans := make([]string, len(topics))
-	for i, t := range topics {
+	byHub := map[*hub][]string{}
+	for _, t := range topics {
 		ch, err := s.channel("subscribe", t)
 		if err != nil {
 			return nil, err
 		}
-		chans[i] = ch
+		h, err := s.hubFor(ctx, ch)
+		if err != nil {
+			return nil, wrap("subscribe", err)
+		}
+		byHub[h] = append(byHub[h], ch)
 	}
-	var subs []*redis.PubSub
-	closeAll := func() {
-		for _, ps := range subs {
-			_ = ps.Close()
+	sub := &hubSub{out: make(chan []byte, SubscriptionBuffer)}
+	var joined []*hub
+	leave := func() {
+		for _, h := range joined {
+			h.unsubscribe(sub, byHub[h])
 		}
 	}
-	if s.cluster {
-		for _, ch := range chans {
-			subs = append(subs, s.c.SSubscribe(ctx, ch))
+	for h, chans := range byHub {
+		if err := h.subscribe(ctx, sub, chans); err != nil {
+			leave()
+			return nil, wrap("subscribe", err)
 		}
-	} else {
-		subs = append(subs, s.c.Subscribe(ctx, chans...))
+		joined = append(joined, h)
 	}
-	out := make(chan []byte, SubscriptionBuffer)
-	for _, ps := range subs {
-		// Wait for the server to confirm every channel of this
-		// subscription; a message that overtakes a confirmation is kept.
-		want := 1
-		if !s.cluster {
-			want = len(chans)
-		}
-		for want > 0 {
-			m, err := ps.Receive(ctx)
-			if err != nil {
-				closeAll()
-				return nil, wrap("subscribe", err)
-			}
-			switch m := m.(type) {
-			case *redis.Subscription:
-				want--
-			case *redis.Message:
-				select {
-				case out <- []byte(m.Payload):
-				default:
-				}
-			}
-		}
-	}
-	done := make(chan struct{}, len(subs))
-	for _, ps := range subs {
+	// The subscription ends with ctx, or when a hub closes (Close).
+	subCtx, cancel := context.WithCancel(ctx)
+	for _, h := range joined {
 		go func() {
-			defer func() { done <- struct{}{} }()
-			for m := range ps.Channel() {
-				select {
-				case out <- []byte(m.Payload):
-				default: // slow reader: drop
-				}
+			select {
+			case <-h.done:
+				cancel()
+			case <-subCtx.Done():
 			}
 		}()
 	}
 	go func() {
-		<-ctx.Done()
-		closeAll()
-		for range subs {
-			<-done
-		}
-		close(out)
+		<-subCtx.Done()
+		cancel()
+		leave()
+		close(sub.out)
 	}()
-	return out, nil
+	return sub.out, nil
 }

@@ -29,6 +29,7 @@ type Store struct {
 	events  string // prefix + "events:"
 	cluster bool   // sharded pub/sub
 	owned   bool   // Close closes c
+	hubs    hubSet // the shared pub/sub connections
 }
 
 var (
@@ -68,6 +69,7 @@ func (s *Store) Client() redis.UniversalClient { return s.c }
 // Close closes the client if the store built it ([NewFromURL]); otherwise
 // it does nothing.
 func (s *Store) Close() error {
+	s.closeHubs()
 	if !s.owned {
 		return nil
 	}

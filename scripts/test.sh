@@ -13,8 +13,9 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 FUZZTIME=${FUZZTIME:-5s}
 # Every module of the repository: the library (root), the benchmarks with
-# the peers, the browser tests. Each is vetted, checked and tested.
-MODULES=(. bench e2e)
+# the peers, the browser tests, the gin-contrib/sessions drop-in and
+# importer. Each is vetted, checked and tested.
+MODULES=(. bench e2e contrib)
 PGBIN=/usr/lib/postgresql/15/bin
 
 work=$(mktemp -d)

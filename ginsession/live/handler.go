@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -41,6 +42,13 @@ type Options struct {
 	Platform func(c *gin.Context) any
 	// Logger receives broker failures. Default slog.Default().
 	Logger *slog.Logger
+	// MaxStreamsPerSession caps the streams one session holds open at
+	// once (its tabs); one more is refused with 429. Default 16.
+	MaxStreamsPerSession int
+	// MaxStreamsPerClient caps the streams open at once from one client
+	// address (gin's ClientIP: set the engine's trusted proxies); one more
+	// is refused with 429. Default 64.
+	MaxStreamsPerClient int
 }
 
 func (o Options) withDefaults() Options {
@@ -59,7 +67,48 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.MaxStreamsPerSession <= 0 {
+		o.MaxStreamsPerSession = 16
+	}
+	if o.MaxStreamsPerClient <= 0 {
+		o.MaxStreamsPerClient = 64
+	}
 	return o
+}
+
+// streamCounts counts the open streams per session and per client, for
+// the caps.
+type streamCounts struct {
+	mu        sync.Mutex
+	bySession map[string]int
+	byClient  map[string]int
+}
+
+// acquire takes a slot for the session and the client, or reports which
+// cap refused it.
+func (sc *streamCounts) acquire(session, client string, o Options) (string, bool) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	switch {
+	case sc.bySession[session] >= o.MaxStreamsPerSession:
+		return "too many event streams for this session", false
+	case sc.byClient[client] >= o.MaxStreamsPerClient:
+		return "too many event streams from this address", false
+	}
+	sc.bySession[session]++
+	sc.byClient[client]++
+	return "", true
+}
+
+func (sc *streamCounts) release(session, client string) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.bySession[session]--; sc.bySession[session] <= 0 {
+		delete(sc.bySession, session)
+	}
+	if sc.byClient[client]--; sc.byClient[client] <= 0 {
+		delete(sc.byClient, client)
+	}
 }
 
 // terminal kinds end the stream after they are sent: the session is gone
@@ -116,8 +165,16 @@ func abortJSON(c *gin.Context, code int, msg string) {
 // Nothing is replayed on reconnection: a client that sends Last-Event-ID
 // gets a resync event first (with the next id, so ids keep increasing
 // across the reconnect) and should refetch the state ([StateHandler]).
+//
+// Streams are capped per session and per client address
+// (Options.MaxStreamsPerSession, MaxStreamsPerClient: 429 beyond), and
+// all of them share the broker's connection (one per process for
+// redisstore). A stream lifts the server's read deadline for its own
+// connection and bounds each write by WriteTimeout instead, so an
+// http.Server with ReadTimeout and WriteTimeout set still streams.
 func Handler(b store.Broker, opts Options) gin.HandlerFunc {
 	opts = opts.withDefaults()
+	counts := &streamCounts{bySession: map[string]int{}, byClient: map[string]int{}}
 	return func(c *gin.Context) {
 		s, ok := ginsession.Lookup(c)
 		if !ok {
@@ -136,6 +193,13 @@ func Handler(b store.Broker, opts Options) gin.HandlerFunc {
 			abortJSON(c, http.StatusServiceUnavailable, "event broker unavailable")
 			return
 		}
+		client := c.ClientIP()
+		if reason, ok := counts.acquire(info.Handle, client, opts); !ok {
+			c.Header("Retry-After", strconv.Itoa(int(opts.Retry.Seconds()+0.5)))
+			abortJSON(c, http.StatusTooManyRequests, reason)
+			return
+		}
+		defer counts.release(info.Handle, client)
 		ctx, cancel := context.WithCancel(c.Request.Context())
 		defer cancel()
 		own, err := b.Subscribe(ctx, SessionTopic(info.Handle))
@@ -167,6 +231,10 @@ type stream struct {
 }
 
 func (st *stream) serve(ctx context.Context, info ginsession.Info, own, user <-chan []byte) {
+	// The server's read deadline (ReadTimeout) may still be armed on the
+	// connection: a stream lives by its own bounds, and each write has its
+	// own deadline (WriteTimeout's replacement).
+	_ = st.rc.SetReadDeadline(time.Time{})
 	h := st.c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")

@@ -12,9 +12,9 @@ import (
 	"github.com/gin-contrib/sessions/cookie"
 	"github.com/gin-gonic/gin"
 
+	"github.com/vedfolnir/sessions/contrib/migrate"
 	"github.com/vedfolnir/sessions/dbstore"
 	"github.com/vedfolnir/sessions/ginsession"
-	"github.com/vedfolnir/sessions/ginsession/migrate"
 	"github.com/vedfolnir/sessions/store"
 )
 

@@ -3,15 +3,14 @@ package migrate
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
-	"github.com/gorilla/securecookie"
 	gsessions "github.com/gorilla/sessions"
 
+	"github.com/vedfolnir/sessions/contrib/internal/legacy"
 	"github.com/vedfolnir/sessions/ginsession"
 	"github.com/vedfolnir/sessions/store"
 )
@@ -97,12 +96,8 @@ func Importer(opts Options) gin.HandlerFunc {
 type importer struct{ opts Options }
 
 func (im *importer) handle(c *gin.Context) {
-	if ck, err := c.Request.Cookie(im.opts.OldName); err == nil {
-		// A canonical token is our own cookie under a shared name, never a
-		// gin-contrib cookie (those are far longer): no need to look.
-		if _, err := store.ParseToken(ck.Value); err != nil {
-			im.run(c)
-		}
+	if legacy.Pending(c.Request, im.opts.OldName) {
+		im.run(c)
 	}
 	c.Next()
 }
@@ -119,19 +114,16 @@ func (im *importer) run(c *gin.Context) {
 	if stored {
 		return
 	}
-	old, err := im.opts.OldStore.New(c.Request, im.opts.OldName)
-	var sc securecookie.Error
-	switch {
-	case errors.As(err, &sc) && sc.IsDecode():
-		log.Debug("migrate: old session cookie does not decode; expiring it", "err", err)
+	old, outcome, err := legacy.Read(c.Request, im.opts.OldStore, im.opts.OldName)
+	switch outcome {
+	case legacy.None:
+		return
+	case legacy.Expire:
+		log.Debug("migrate: old session cookie does not decode or names no session; expiring it", "err", err)
 		im.expire(c, old, m.CookieName())
 		return
-	case err != nil:
+	case legacy.Retry:
 		log.Warn("migrate: old session unreadable, left for a later request", "err", err)
-		return
-	case old.IsNew:
-		// The cookie names a session the old store no longer has.
-		im.expire(c, old, m.CookieName())
 		return
 	}
 	if err := im.opts.Map(c, old.Values, s); err != nil {
@@ -143,13 +135,11 @@ func (im *importer) run(c *gin.Context) {
 		return
 	}
 	// The values are safe in our store: now delete the old session.
-	old.Options.MaxAge = -1
-	hw := &headerWriter{h: http.Header{}}
-	if err := im.opts.OldStore.Save(c.Request, hw, old); err != nil {
+	if h, err := legacy.Delete(c.Request, im.opts.OldStore, old); err != nil {
 		log.Warn("migrate: delete old session", "err", err)
 		im.expire(c, old, m.CookieName())
 	} else {
-		forwardCookies(c.Writer.Header(), hw.h, m.CookieName())
+		legacy.Forward(c.Writer.Header(), h, m.CookieName())
 	}
 	if s.Handle() != "" {
 		s.Emit(EventImported, "gin-contrib/sessions")
@@ -162,32 +152,8 @@ func (im *importer) expire(c *gin.Context, old *gsessions.Session, ours string) 
 	if im.opts.OldName == ours {
 		return
 	}
-	o := gsessions.Options{Path: "/", MaxAge: -1}
-	if old != nil && old.Options != nil {
-		o = *old.Options
-		o.MaxAge = -1
-	}
-	http.SetCookie(c.Writer, gsessions.NewCookie(im.opts.OldName, "", &o))
+	legacy.ExpireCookie(c.Writer, im.opts.OldName, old)
 }
-
-// forwardCookies copies the Set-Cookie lines of from to to, except those
-// naming our own cookie, which the ginsession commit sets.
-func forwardCookies(to, from http.Header, ours string) {
-	for _, line := range from.Values("Set-Cookie") {
-		if ck, err := http.ParseSetCookie(line); err == nil && ck.Name == ours {
-			continue
-		}
-		to.Add("Set-Cookie", line)
-	}
-}
-
-// headerWriter collects the headers the old store writes, so that they can
-// be filtered before they reach the response. The old store writes no body.
-type headerWriter struct{ h http.Header }
-
-func (w *headerWriter) Header() http.Header         { return w.h }
-func (w *headerWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *headerWriter) WriteHeader(int)             {}
 
 // CopyValues is the default [MapFunc]: it sets every value of old whose key
 // is a string under the same key, in key order. Values it cannot take (a

@@ -27,4 +27,10 @@
 // cookie is expired and ignored, and an unreachable old store leaves the
 // old session for a later request. Once no old cookies are seen any more,
 // remove the importer.
+//
+// The package is part of the module github.com/vedfolnir/sessions/contrib,
+// so gin-contrib/sessions and gorilla reach only the programs that import
+// it. To keep the gin-contrib API and handlers instead of moving to
+// ginsession, use that module's drop-in store (package contrib), which
+// carries old sessions over the same way.
 package migrate

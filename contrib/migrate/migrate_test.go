@@ -22,9 +22,9 @@ import (
 	sessredis "github.com/gin-contrib/sessions/redis"
 	"github.com/gin-gonic/gin"
 
+	"github.com/vedfolnir/sessions/contrib/migrate"
 	"github.com/vedfolnir/sessions/dbstore"
 	"github.com/vedfolnir/sessions/ginsession"
-	"github.com/vedfolnir/sessions/ginsession/migrate"
 	"github.com/vedfolnir/sessions/internal/testserver"
 	"github.com/vedfolnir/sessions/store"
 )
