@@ -12,6 +12,7 @@ import (
 
 	"github.com/vedfolnir/sessions/contrib"
 	"github.com/vedfolnir/sessions/dbstore"
+	"github.com/vedfolnir/sessions/hybrid"
 	"github.com/vedfolnir/sessions/internal/testserver"
 	"github.com/vedfolnir/sessions/redisstore"
 	"github.com/vedfolnir/sessions/store"
@@ -56,12 +57,12 @@ func openRedis(t testing.TB) *redisstore.Store {
 // openHybrid is Redis serving with SQLite mirroring every session.
 func openHybrid(t *testing.T) store.Store {
 	t.Helper()
-	fb, err := store.NewFallback(openRedis(t), openSQLite(t), store.FallbackOptions{})
+	h, err := hybrid.New(openRedis(t), openSQLite(t), hybrid.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = fb.Close() })
-	return fb
+	t.Cleanup(func() { _ = h.Close() })
+	return h
 }
 
 func keyring(t testing.TB) *store.Keyring {

@@ -24,6 +24,7 @@ import (
 	"github.com/vedfolnir/sessions/ginsession/metrics"
 	"github.com/vedfolnir/sessions/internal/redact"
 	"github.com/vedfolnir/sessions/platform"
+	"github.com/vedfolnir/sessions/storage"
 	"github.com/vedfolnir/sessions/store"
 )
 
@@ -45,10 +46,9 @@ type App struct {
 	registry *prometheus.Registry
 	metrics  *metrics.Metrics
 	pub      *live.Publisher
-	health   *health.Checker
-	fallback func() health.FallbackState // nil without a fallback
+	storage  *storage.Storage // the session storage: store, health report, hybrid status
 
-	manager    atomic.Pointer[ginsession.Manager] // a.sessions, for the fallback's goroutine
+	manager    atomic.Pointer[ginsession.Manager] // a.sessions, for the hybrid store's goroutine
 	streams    context.Context                    // ended by Shutdown: closes the event streams
 	endStreams context.CancelFunc
 
@@ -112,12 +112,8 @@ func (a *App) build(ctx context.Context) (err error) {
 	if err := a.metrics.RegisterAuditDrops(a.audit.Dropped); err != nil {
 		return err
 	}
-	if a.fallback != nil {
-		fb := a.fallback
-		if err := a.metrics.RegisterFallback(func() (bool, int, time.Duration) {
-			s := fb()
-			return s.Engaged, s.QueueDepth, s.MirrorLag
-		}); err != nil {
+	if hy := a.storage.Hybrid(); hy != nil {
+		if err := a.metrics.RegisterHybrid(hy.Status); err != nil {
 			return err
 		}
 	}
@@ -134,10 +130,6 @@ func (a *App) build(ctx context.Context) (err error) {
 	a.sessions = m
 	a.manager.Store(m)
 
-	a.health, err = health.NewChecker(health.Options{Mode: a.cfg.Storage, Redis: a.redis, DB: a.sqlDB, Fallback: a.fallback})
-	if err != nil {
-		return err
-	}
 	a.handler, err = a.routes()
 	if err != nil {
 		return err
@@ -178,7 +170,7 @@ func (a *App) routes() (http.Handler, error) {
 	if err := r.SetTrustedProxies(nil); err != nil {
 		return nil, err
 	}
-	r.GET("/healthz", a.health.Handler())
+	r.GET("/healthz", health.Handler(a.storage, health.Options{}))
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{})))
 	r.GET("/live.js", live.ScriptHandler())
 	if err := a.staticRoutes(r); err != nil {

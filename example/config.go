@@ -41,9 +41,9 @@ func defaultDataDirPath() string {
 
 // Storage modes of SESSION_STORAGE.
 const (
-	modeRedis    = "redis"
-	modeDatabase = "database"
-	modeHybrid   = "hybrid"
+	modeRedis    = string(storage.ModeRedis)
+	modeDatabase = string(storage.ModeDatabase)
+	modeHybrid   = string(storage.ModeHybrid)
 )
 
 // lookupFunc reads one configuration variable, like os.LookupEnv. Tests

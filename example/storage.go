@@ -9,34 +9,45 @@ import (
 
 	"github.com/vedfolnir/sessions/dbstore"
 	"github.com/vedfolnir/sessions/ginsession"
-	"github.com/vedfolnir/sessions/ginsession/health"
 	"github.com/vedfolnir/sessions/ginsession/live"
+	"github.com/vedfolnir/sessions/hybrid"
 	"github.com/vedfolnir/sessions/storage"
-	"github.com/vedfolnir/sessions/store"
 )
 
 // openStorage opens the session storage of the configured mode through the
-// storage package and sets a.store, a.sqlDB, a.redis, a.broker and
-// a.fallback.
+// storage package and sets a.storage, a.store, a.sqlDB, a.redis and
+// a.broker.
 //
 //	database  sessions in SQL: DATABASE_URL, or the SQLite file in the data dir
 //	redis     sessions in Redis; the audit trail in SQL as above
 //	hybrid    Redis serves, SQL mirrors and takes over when Redis fails
 func (a *App) openStorage(ctx context.Context) error {
+	mode := storage.Mode(a.cfg.Storage)
 	cfg := storage.Config{
-		Mode:        storage.Mode(a.cfg.Storage),
+		Mode:        mode,
 		RedisURL:    a.cfg.RedisURL,
 		DatabaseURL: a.cfg.DatabaseURL,
 	}
 	if v, ok := a.cfg.lookup(storage.EnvRedisPrefix); ok {
 		cfg.RedisPrefix = strings.TrimSpace(v)
 	}
+	var auditDesc string
+	if mode == storage.ModeRedis {
+		// Redis mode keeps no sessions in SQL: open the audit trail's
+		// database here, and let the health report watch it.
+		db, desc, err := a.openSQL()
+		if err != nil {
+			return err
+		}
+		a.sqlDB, auditDesc = db, desc
+	}
 	opts := storage.Options{
+		HealthDB:          a.sqlDB,
 		DefaultSQLitePath: a.cfg.sqlitePath(),
 		Lookup:            a.cfg.lookup,
 		Logger:            a.log,
-		Fallback: store.FallbackOptions{
-			// The fallback calls this from its own goroutine; the manager
+		Hybrid: hybrid.Options{
+			// The hybrid store calls this from its own goroutine; the manager
 			// exists by the time Redis can first fail.
 			OnStateChange: func(engaged bool) {
 				kind := ginsession.EventFallbackRecovered
@@ -59,7 +70,7 @@ func (a *App) openStorage(ctx context.Context) error {
 		return err
 	}
 	a.closers = append(a.closers, st.Close)
-	a.store, a.redis = st.Store(), st.RedisClient()
+	a.storage, a.store, a.redis = st, st.Store(), st.RedisClient()
 	a.broker = live.NewLocalBroker()
 	if rb := st.Broker(); rb != nil {
 		a.broker = &dualBroker{remote: rb, local: live.NewLocalBroker(), log: a.log}
@@ -77,27 +88,17 @@ func (a *App) openStorage(ctx context.Context) error {
 		a.sqlDB = st.DB()
 		a.StorageDesc = "database: " + sqlDesc
 	case storage.ModeRedis:
-		db, desc, err := a.openSQL()
-		if err != nil {
-			return err
-		}
-		a.sqlDB = db
-		a.StorageDesc = "redis: " + redisDesc + " (audit trail in " + desc + ")"
+		a.StorageDesc = "redis: " + redisDesc + " (audit trail in " + auditDesc + ")"
 	case storage.ModeHybrid:
 		a.sqlDB = st.DB()
 		a.StorageDesc = "hybrid: redis " + redisDesc + ", mirrored to " + sqlDesc
-		fb := st.Fallback()
-		a.fallback = func() health.FallbackState {
-			s := fb.Status()
-			return health.FallbackState{Engaged: s.Engaged, Breaker: s.Breaker, MirrorLag: s.QueueLag, QueueDepth: s.QueueDepth}
-		}
 	}
 	if a.redis != nil {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		if err := a.redis.Ping(pctx).Err(); err != nil {
 			w := "Redis does not answer: " + err.Error()
-			if a.fallback != nil {
+			if st.Hybrid() != nil {
 				w += "; sessions are served from " + sqlDesc + " until it does"
 			}
 			a.Warnings = append(a.Warnings, w)

@@ -25,7 +25,7 @@ func TestConformanceHybridSQLiteWriteBehind(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		cfg := storage.Config{Mode: storage.ModeHybrid, RedisURL: redisURL(t), RedisPrefix: testserver.Prefix(t), DatabaseURL: sqlitePath(t)}
 		var o storage.Options
-		o.Fallback.WriteBehind = true
+		o.Hybrid.WriteBehind = true
 		return open(t, cfg, o).Store()
 	}, storetest.Options{})
 }

@@ -4,7 +4,7 @@
 //
 //	var mgr atomic.Pointer[ginsession.Manager]
 //	var opts storage.Options
-//	opts.Fallback.OnStateChange = func(engaged bool) { // hybrid only
+//	opts.Hybrid.OnStateChange = func(engaged bool) { // hybrid only
 //		kind := ginsession.EventFallbackRecovered
 //		if engaged {
 //			kind = ginsession.EventFallbackEngaged
@@ -22,7 +22,8 @@
 //	...
 //	mgr.Store(m)
 //
-// [Storage.Health] answers a /healthz handler; [Storage.Broker] carries
+// [Storage.Health] is the one health report of the session storage (the
+// ginsession/health package serves it to gin); [Storage.Broker] carries
 // session events between instances (Redis pub/sub) when there is a Redis.
 //
 // # Environment
@@ -40,13 +41,13 @@
 // read and write timeouts, one dial attempt, no retries,
 // ContextTimeoutEnabled), so a frozen Redis costs a request a few hundred
 // milliseconds once, not go-redis's default ten seconds; after that the
-// fallback's breaker sends calls straight to SQL.
+// hybrid store's breaker sends calls straight to SQL.
 //
 // # Hybrid
 //
-// [ModeHybrid] is a [store.Fallback]: Redis serves, SQL mirrors every write
+// [ModeHybrid] is a [hybrid.Store]: Redis serves, SQL mirrors every write
 // (write-through by default), and SQL takes over when Redis fails, within
-// the failing call. See store.Fallback for the failure handling and its
+// the failing call. See package hybrid for the failure handling and its
 // limits. The Redis keys of the sessions live under a namespace named by a
 // generation kept in SQL ([NamespacePrefix]: the plain prefix for
 // generation 1, "{prefix}g{n}:" after), so that once SQL has been written
@@ -61,14 +62,14 @@
 //   - database → hybrid (the rollout): hybrid reads the generation from SQL;
 //     Redis starts empty (or in a fresh namespace) and fills from SQL.
 //   - hybrid → database (the rollback): SQL holds every session. Database
-//     mode increments the generation at start, and again every second while
-//     it writes, so a later hybrid start (or a hybrid instance still
+//     mode ([hybrid.SecondaryOnly]) increments the generation at start, and
+//     again every second while it writes, so a later hybrid start (or a hybrid instance still
 //     running) uses a fresh Redis namespace: sessions changed or deleted in
 //     database mode are read from SQL, never from the old Redis copies.
 //   - redis → hybrid: Redis holds sessions SQL lacks, and SQL may hold stale
 //     copies from an earlier hybrid period. Redis mode records itself in
 //     Redis; hybrid sees that, keeps Redis's namespace as the truth and sets
-//     the trust cut-off ([store.Generation].TrustFrom): SQL copies last
+//     the trust cut-off ([hybrid.Generation].TrustFrom): SQL copies last
 //     active before it are never served, and each Redis session is copied
 //     into SQL (its activity refreshed) on first read. A session read in
 //     hybrid mode therefore survives a later switch to database mode.
@@ -85,4 +86,13 @@
 // read the mode record otherwise), and with no redis-mode instance still
 // running (their later writes escape the cut-off); rolling switches
 // between database and hybrid are covered by the generation.
+//
+// # Health
+//
+// [Storage.Health] checks the backends the mode uses, each within
+// Options.HealthTimeout, and gives one report: ok, degraded (hybrid with
+// one backend down, serving from SQL, or its mirror writes failing; an
+// outage of Options.HealthDB in redis mode) or down (sessions cannot be
+// served). Its errors are categories such as "redis: unavailable"; the
+// error behind each, which may name hosts and ports, goes to the logger.
 package storage

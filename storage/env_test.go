@@ -120,9 +120,9 @@ func TestFromEnvModes(t *testing.T) {
 		if st.Mode() != tc.mode {
 			t.Errorf("mode %s, want %s", st.Mode(), tc.mode)
 		}
-		if (st.RedisClient() != nil) != tc.redis || (st.DB() != nil) != tc.db || (st.Fallback() != nil) != tc.fb || (st.Broker() != nil) != tc.broke {
-			t.Errorf("%s: redis %v db %v fallback %v broker %v; want %v %v %v %v", tc.mode,
-				st.RedisClient() != nil, st.DB() != nil, st.Fallback() != nil, st.Broker() != nil, tc.redis, tc.db, tc.fb, tc.broke)
+		if (st.RedisClient() != nil) != tc.redis || (st.DB() != nil) != tc.db || (st.Hybrid() != nil) != tc.fb || (st.Broker() != nil) != tc.broke {
+			t.Errorf("%s: redis %v db %v hybrid %v broker %v; want %v %v %v %v", tc.mode,
+				st.RedisClient() != nil, st.DB() != nil, st.Hybrid() != nil, st.Broker() != nil, tc.redis, tc.db, tc.fb, tc.broke)
 		}
 		if h := st.Health(ctx); h.Status != "ok" || h.Storage != tc.mode {
 			t.Errorf("%s: health %+v, want ok", tc.mode, h)

@@ -14,7 +14,7 @@ import (
 
 // FromEnv picks the mode from the environment. With only DATABASE_URL
 // (here a SQLite file) it is database mode; with REDIS_URL as well, hybrid,
-// whose fallback events go to the session manager's consumers.
+// whose engage and recover events go to the session manager's consumers.
 func ExampleFromEnv() {
 	dir, _ := os.MkdirTemp("", "storage-example")
 	defer os.RemoveAll(dir)
@@ -22,7 +22,7 @@ func ExampleFromEnv() {
 
 	var mgr atomic.Pointer[ginsession.Manager] // set once the manager exists
 	opts := storage.Options{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
-	opts.Fallback.OnStateChange = func(engaged bool) {
+	opts.Hybrid.OnStateChange = func(engaged bool) {
 		kind := ginsession.EventFallbackRecovered
 		if engaged {
 			kind = ginsession.EventFallbackEngaged
@@ -47,11 +47,11 @@ func ExampleFromEnv() {
 	mgr.Store(m)
 
 	fmt.Println("mode:", st.Mode())
-	fmt.Println("fallback:", st.Fallback() != nil, "broker:", st.Broker() != nil)
+	fmt.Println("hybrid:", st.Hybrid() != nil, "broker:", st.Broker() != nil)
 	fmt.Println("health:", st.Health(context.Background()).Status)
 	// Output:
 	// mode: database
-	// fallback: false broker: false
+	// hybrid: false broker: false
 	// health: ok
 }
 

@@ -15,7 +15,7 @@ import (
 )
 
 // startFaultApp serves the middleware on a hybrid storage with the
-// library's default fallback settings.
+// library's default hybrid settings.
 func startFaultApp(t *testing.T, redisAddr, databaseURL string) *app {
 	t.Helper()
 	env := map[string]string{
@@ -28,11 +28,11 @@ func startFaultApp(t *testing.T, redisAddr, databaseURL string) *app {
 }
 
 // checkRedisRefilled uses every browser's session once more after the
-// fallback has recovered, and fails unless Redis then holds each of them in
+// hybrid store has recovered, and fails unless Redis then holds each of them in
 // the namespace in use.
 func checkRedisRefilled(t *testing.T, a *app, addr string, r *loadRun) {
 	t.Helper()
-	eventually(t, 30*time.Second, "recovered", func() bool { return !a.st.Fallback().Engaged() })
+	eventually(t, 30*time.Second, "recovered", func() bool { return !a.st.Hybrid().Engaged() })
 	for i, b := range r.browsers {
 		if code, body := b.do(a, "GET", "/v/id"); code != 200 || body != "browser-"+strconv.Itoa(i) {
 			t.Errorf("browser %d after recovery: %d %q", i, code, body)
@@ -79,7 +79,7 @@ func faultRedisKilled(t *testing.T, databaseURL string) {
 	sh := shape()
 	rp := testserver.StartRedis(t)
 	a := startFaultApp(t, rp.Addr, databaseURL)
-	fb := a.st.Fallback()
+	fb := a.st.Hybrid()
 	r := load(t, a, sh)
 
 	time.Sleep(sh.before)
@@ -98,7 +98,7 @@ func faultRedisKilled(t *testing.T, databaseURL string) {
 		"killed at": tKill, "restarted (empty) at": tRestart, "recovered at": tRecovered,
 		"time to recover": tRecovered - tRestart, "outage as served": tRecovered - tKill,
 	}, r.window("before", 0, tKill), r.window("outage", tKill, tRecovered), r.window("after", tRecovered, 1<<62))
-	t.Logf("fallback: generation %d, failovers %d, engagements %d, refills %d, queue peak %d",
+	t.Logf("hybrid: generation %d, failovers %d, engagements %d, refills %d, queue peak %d",
 		st.Generation, st.Failovers, st.Engagements, st.Refills, st.QueuePeak)
 	if st.Generation < 2 {
 		t.Errorf("generation %d after an outage with writes, want a new namespace", st.Generation)
@@ -113,7 +113,7 @@ func TestFaultRedisFrozen(t *testing.T) {
 	sh := shape()
 	rp := testserver.StartRedis(t)
 	a := startFaultApp(t, rp.Addr, sqlitePath(t))
-	fb := a.st.Fallback()
+	fb := a.st.Hybrid()
 	r := load(t, a, sh)
 
 	time.Sleep(sh.before)
@@ -134,7 +134,7 @@ func TestFaultRedisFrozen(t *testing.T) {
 		"frozen at": tFreeze, "thawed at": tThaw, "recovered at": tRecovered, "time to recover": tRecovered - tThaw,
 	}, before, first, frozen, r.window("thawing", tThaw, tRecovered), r.window("after", tRecovered, 1<<62))
 	st := fb.Status()
-	t.Logf("fallback: generation %d, failovers %d, engagements %d, refills %d", st.Generation, st.Failovers, st.Engagements, st.Refills)
+	t.Logf("hybrid: generation %d, failovers %d, engagements %d, refills %d", st.Generation, st.Failovers, st.Engagements, st.Refills)
 	// The goal is a p99 under 300 ms. What must never happen is a request
 	// waiting out go-redis's default timeouts (5-10 s) or the store
 	// timeout (3 s): the bound allows for a loaded CI machine running the
@@ -154,7 +154,7 @@ func TestFaultPostgresStopped(t *testing.T) {
 	rp := testserver.StartRedis(t)
 	pp := testserver.StartPostgres(t)
 	a := startFaultApp(t, rp.Addr, pp.DSN)
-	fb := a.st.Fallback()
+	fb := a.st.Hybrid()
 	r := load(t, a, sh)
 
 	time.Sleep(sh.before)

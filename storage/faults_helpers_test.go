@@ -22,7 +22,7 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 	return time.Since(t0)
 }
 
-// stateLog records a fallback's OnStateChange calls.
+// stateLog records a hybrid store's OnStateChange calls.
 type stateLog struct {
 	mu     sync.Mutex
 	states []bool

@@ -65,8 +65,8 @@ func startApp(t testing.TB, env map[string]string, kr *store.Keyring, opts stora
 	t.Helper()
 	a := &app{events: &eventCount{}}
 	var mgr atomic.Pointer[ginsession.Manager]
-	user := opts.Fallback.OnStateChange
-	opts.Fallback.OnStateChange = func(engaged bool) {
+	user := opts.Hybrid.OnStateChange
+	opts.Hybrid.OnStateChange = func(engaged bool) {
 		if user != nil {
 			user(engaged)
 		}

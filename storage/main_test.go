@@ -38,11 +38,11 @@ func sqlitePath(t testing.TB) string {
 	return filepath.Join(t.TempDir(), "sessions.db")
 }
 
-// fastFallback shortens the fallback's timers so tests see probes and
+// fastHybrid shortens the hybrid store's timers so tests see probes and
 // generation moves quickly.
-func fastFallback(o *storage.Options) {
-	o.Fallback.ProbeInterval = 100 * time.Millisecond
-	o.Fallback.GenerationInterval = 100 * time.Millisecond
+func fastHybrid(o *storage.Options) {
+	o.Hybrid.ProbeInterval = 100 * time.Millisecond
+	o.Hybrid.GenerationInterval = 100 * time.Millisecond
 }
 
 // open opens a storage for cfg and closes it at t's cleanup.

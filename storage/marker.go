@@ -2,11 +2,9 @@ package storage
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"time"
 
+	"github.com/vedfolnir/sessions/internal/record"
 	"github.com/vedfolnir/sessions/store"
 )
 
@@ -24,55 +22,23 @@ type modeRecord struct {
 // loadMode reads the mode record; found is false when Redis has none (a
 // new Redis, or one emptied by a restart).
 func loadMode(ctx context.Context, s store.Store) (rec modeRecord, found bool, err error) {
-	rec, e, err := loadModeEntry(ctx, s)
-	return rec, e != nil, err
-}
-
-func loadModeEntry(ctx context.Context, s store.Store) (modeRecord, *store.Entry, error) {
-	e, err := s.Get(ctx, modeKey)
-	if errors.Is(err, store.ErrNotFound) {
-		return modeRecord{Generation: 1}, nil, nil
+	rec, found, err = record.Load[modeRecord](ctx, s, modeKey)
+	switch {
+	case err != nil:
+		return modeRecord{}, false, fmt.Errorf("storage: mode record: %w", err)
+	case !found:
+		rec.Generation = 1
 	}
-	if err != nil {
-		return modeRecord{}, nil, err
-	}
-	var rec modeRecord
-	if err := json.Unmarshal(e.Payload, &rec); err != nil {
-		return modeRecord{}, nil, fmt.Errorf("storage: mode record: %w", store.ErrCorrupt)
-	}
-	return rec, e, nil
+	return rec, found, nil
 }
 
 // writeMode stores rec with a compare-and-set loop.
 func writeMode(ctx context.Context, s store.Store, rec modeRecord) error {
-	payload, _ := json.Marshal(rec)
-	for range 20 {
-		cur, e, err := loadModeEntry(ctx, s)
-		if err != nil {
-			return err
-		}
-		if e != nil && cur == rec {
-			return nil
-		}
-		now := time.Now()
-		n := &store.Entry{
-			Key: modeKey, Version: 1, Created: now, LastActivity: now,
-			IdleDeadline: now.AddDate(100, 0, 0), AbsoluteDeadline: now.AddDate(100, 0, 0),
-			Payload: payload,
-		}
-		var prev uint64
-		if e != nil {
-			prev, n.Version, n.Created = e.Version, e.Version+1, e.Created
-		}
-		n.Normalize()
-		switch err := s.Put(ctx, n, prev); {
-		case err == nil:
-			return nil
-		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
-			continue
-		default:
-			return err
-		}
+	_, err := record.Update(ctx, s, modeKey, func(cur modeRecord, found bool) (modeRecord, bool, error) {
+		return rec, !found || cur != rec, nil
+	})
+	if err != nil {
+		return fmt.Errorf("storage: mode record: %w", err)
 	}
-	return fmt.Errorf("storage: mode record: %w: too many concurrent updates", store.ErrConflict)
+	return nil
 }

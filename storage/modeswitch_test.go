@@ -22,7 +22,7 @@ func phase(t *testing.T, prev *app, env map[string]string, mode storage.Mode, kr
 	e := maps.Clone(env)
 	e["SESSION_STORAGE"] = string(mode)
 	o := storage.Options{Logger: quiet}
-	fastFallback(&o)
+	fastHybrid(&o)
 	a := startApp(t, e, kr, o)
 	if a.st.Mode() != mode {
 		t.Fatalf("mode %s, want %s", a.st.Mode(), mode)
@@ -121,7 +121,7 @@ func TestModeSwitchRedisHybridDatabase(t *testing.T) {
 	}
 
 	a = phase(t, a, env, storage.ModeHybrid, kr)
-	sec := a.st.Fallback().Secondary()
+	sec := a.st.Hybrid().Secondary()
 	for i, b := range bs[:4] {
 		if _, err := sec.Get(ctxT(t), b.key(a)); err == nil {
 			t.Fatalf("browser %d's Redis-only session already in SQL before use", i)
@@ -182,7 +182,7 @@ func TestModeSwitchHybridRedisHybridDatabase(t *testing.T) {
 	bs[1].must(a, "POST", "/v/color?v=purple-1", 200)
 
 	a = phase(t, a, env, storage.ModeHybrid, kr)
-	if _, err := a.st.Fallback().Secondary().Get(ctxT(t), store.KeyFromToken(stolen)); err != nil {
+	if _, err := a.st.Hybrid().Secondary().Get(ctxT(t), store.KeyFromToken(stolen)); err != nil {
 		t.Fatalf("SQL should still hold browser 0's pre-logout copy (the zombie to avoid): %v", err)
 	}
 	replay := newBrowser(t)
@@ -234,7 +234,7 @@ func TestModeSwitchRedisDataLossNoZombie(t *testing.T) {
 	rp.Restart()
 
 	a = phase(t, nil, env, storage.ModeHybrid, kr)
-	if _, err := a.st.Fallback().Secondary().Get(ctxT(t), store.KeyFromToken(stolen)); err != nil {
+	if _, err := a.st.Hybrid().Secondary().Get(ctxT(t), store.KeyFromToken(stolen)); err != nil {
 		t.Fatalf("SQL should still hold the pre-logout copy (the zombie to avoid): %v", err)
 	}
 	replay := newBrowser(t)

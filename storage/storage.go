@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vedfolnir/sessions/dbstore"
+	"github.com/vedfolnir/sessions/hybrid"
 	"github.com/vedfolnir/sessions/redisstore"
 	"github.com/vedfolnir/sessions/store"
 )
@@ -30,7 +31,7 @@ const (
 	// ModeDatabase keeps sessions in SQL only (SQLite or PostgreSQL).
 	ModeDatabase Mode = "database"
 	// ModeHybrid serves from Redis and mirrors every session into SQL,
-	// which takes over when Redis fails ([store.Fallback]).
+	// which takes over when Redis fails ([hybrid.Store]).
 	ModeHybrid Mode = "hybrid"
 )
 
@@ -96,14 +97,27 @@ type Options struct {
 	// of requests queues in the pool instead of exhausting the server's
 	// max_connections. SQLite always uses one connection. Default 16.
 	DatabaseMaxConns int
-	// Fallback tunes the hybrid composition (write-behind, timeouts,
-	// OnStateChange). Namespace and Generation are set by Open.
-	Fallback store.FallbackOptions
+	// Hybrid tunes the hybrid composition in hybrid mode (write-behind,
+	// timeouts, OnStateChange); Namespace and Generation are set by Open.
+	// In database mode its GenerationInterval, MirrorTimeout and Logger
+	// drive the generation upkeep ([hybrid.OpenSecondaryOnly]). Default:
+	// the zero hybrid.Options, with Logger.
+	Hybrid hybrid.Options
+	// HealthTimeout bounds each backend's check in [Storage.Health].
+	// Default 1s.
+	HealthTimeout time.Duration
+	// HealthDB is a database the application also depends on in redis
+	// mode (its audit trail, say), where the storage opens none: Health
+	// reports it as the database component, its outage degrading the
+	// report. Ignored in the other modes. Default nil: the database
+	// component is not configured in redis mode.
+	HealthDB *sql.DB
 	// Logger receives start-up notes (among them where a SQLite file is,
-	// and whether this start created it), background errors, and go-redis's
-	// own log lines (redisstore.SetLogger: go-redis has one logger per
-	// process, so Open replaces it; call redis.SetLogger after Open to
-	// choose another). Default slog.Default().
+	// and whether this start created it), background errors, the errors
+	// behind a health report's categories, and go-redis's own log lines
+	// (redisstore.SetLogger: go-redis has one logger per process, so Open
+	// replaces it; call redis.SetLogger after Open to choose another).
+	// Default slog.Default().
 	Logger *slog.Logger
 }
 
@@ -124,11 +138,11 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.Fallback.Logger == nil {
-		o.Fallback.Logger = o.Logger
+	if o.HealthTimeout <= 0 {
+		o.HealthTimeout = time.Second
 	}
-	if o.Fallback.GenerationInterval <= 0 {
-		o.Fallback.GenerationInterval = time.Second
+	if o.Hybrid.Logger == nil {
+		o.Hybrid.Logger = o.Logger
 	}
 	return o
 }
@@ -222,17 +236,20 @@ func NamespacePrefix(base string, generation uint64) string {
 // Storage is the session storage an application runs on, in one of the
 // three modes. Build it with [FromEnv] or [Open]; close it at shutdown.
 type Storage struct {
-	mode  Mode
-	st    store.Store
-	fb    *store.Fallback
-	rs    *redisstore.Store // base namespace: broker, client, mode record
-	db    *dbstore.Store
-	guard *dbGuard
-	gen   uint64 // redis mode's namespace
-	base  string
-	log   *slog.Logger
+	mode Mode
+	st   store.Store
+	hy   *hybrid.Store
+	rs   *redisstore.Store // base namespace: broker, client, mode record
+	db   *dbstore.Store
+	solo *hybrid.SecondaryOnly // database mode
+	gen  uint64                // redis mode's namespace
+	base string
+	log  *slog.Logger
 	// maxPayload is Options.MaxPayload, for stores built after Open.
 	maxPayload int
+
+	healthTimeout       time.Duration
+	redisProbe, dbProbe *probe
 
 	closeOnce sync.Once
 	closeErr  error
@@ -253,12 +270,13 @@ func FromEnv(ctx context.Context, opts Options) (*Storage, error) {
 //
 //   - redis: a Redis store with fail-fast client settings. Redis must answer
 //     at start (to find the current namespace).
-//   - database: a SQL store. The generation record is incremented at start
-//     (and again every GenerationInterval while sessions are written), so a
+//   - database: a SQL store, as a [hybrid.SecondaryOnly]: the generation
+//     record is incremented at start (and again every
+//     Options.Hybrid.GenerationInterval while sessions are written), so a
 //     later hybrid start never reads Redis copies older than what this mode
 //     wrote.
-//   - hybrid: a [store.Fallback] of both. Redis may be down at start: the
-//     fallback then serves from SQL until it answers.
+//   - hybrid: a [hybrid.Store] of both. Redis may be down at start: it then
+//     serves from SQL until Redis answers.
 func Open(ctx context.Context, cfg Config, opts Options) (*Storage, error) {
 	opts = opts.withDefaults()
 	if err := cfg.validate(opts); err != nil {
@@ -278,6 +296,7 @@ func Open(ctx context.Context, cfg Config, opts Options) (*Storage, error) {
 		_ = s.Close()
 		return nil, err
 	}
+	s.initHealth(opts)
 	return s, nil
 }
 
@@ -394,12 +413,7 @@ func (s *Storage) markUnmirrored(ctx context.Context, cfg Config, opts Options) 
 	db, err := dbstore.Open(c, cfg.DatabaseURL, dbo)
 	if err == nil {
 		defer db.Close()
-		_, err = store.UpdateGeneration(c, db, func(g store.Generation) store.Generation {
-			if g.Unmirrored.IsZero() {
-				g.Unmirrored = time.Now()
-			}
-			return g
-		})
+		err = hybrid.MarkPrimaryOnly(c, db)
 	}
 	if err != nil {
 		s.log.Info("storage: redis mode could not mark SQL stale (DATABASE_URL is set); a later hybrid start relies on Redis's own mode record", "err", err)
@@ -410,25 +424,16 @@ func (s *Storage) openDatabase(ctx context.Context, cfg Config, opts Options) er
 	if err := s.openSQL(ctx, cfg, opts); err != nil {
 		return err
 	}
-	g, err := store.UpdateGeneration(ctx, s.db, func(g store.Generation) store.Generation {
-		g.Number++
-		if !g.Unmirrored.IsZero() {
-			// Redis served alone since then: SQL's older copies may be
-			// sessions it changed or ended.
-			g.TrustFrom, g.Unmirrored = time.Now(), time.Time{}
-		}
-		return g
-	})
+	solo, err := hybrid.OpenSecondaryOnly(ctx, s.db, opts.Hybrid)
 	if err != nil {
 		return fmt.Errorf("storage: %s: generation record: %w", EnvDatabaseURL, err)
 	}
+	s.solo, s.st = solo, solo
 	if cfg.RedisURL != "" {
 		// Best effort: tell a later redis-mode start that Redis's copies
 		// are older than SQL's, so it starts a fresh namespace.
-		s.tellRedis(ctx, cfg, opts, g.Number)
+		s.tellRedis(ctx, cfg, opts, solo.Generation().Number)
 	}
-	s.guard = newDBGuard(s.db, g, opts.Fallback.GenerationInterval, opts.Logger)
-	s.st = s.guard
 	return nil
 }
 
@@ -459,24 +464,9 @@ func (s *Storage) openHybrid(ctx context.Context, cfg Config, opts Options) erro
 		s.log.Warn("storage: Redis unavailable at start: serving sessions from SQL until it answers", "err", rerr)
 	}
 	marked := rerr == nil && found && rec.Mode == ModeRedis
-	g, err := store.UpdateGeneration(ctx, s.db, func(g store.Generation) store.Generation {
-		if marked || !g.Unmirrored.IsZero() {
-			// Redis served alone: its namespace is the truth and SQL's
-			// copies may be stale. Keep reading that namespace (or a fresh
-			// one if SQL moved past it meanwhile) and trust only SQL
-			// copies made from now on.
-			switch {
-			case !marked:
-				// Redis lost its record (and its data): nothing to keep.
-			case rec.Generation >= g.Number:
-				g.Number = rec.Generation
-			default:
-				g.Number++
-			}
-			g.TrustFrom, g.Unmirrored = time.Now(), time.Time{}
-		}
-		return g
-	})
+	// Redis served alone (its mode record says so): its namespace is the
+	// truth and SQL's copies may be stale.
+	g, err := hybrid.ResumeGeneration(ctx, s.db, hybrid.PrimaryState{ServedAlone: marked, Generation: rec.Generation})
 	if err != nil {
 		return fmt.Errorf("storage: %s: generation record: %w", EnvDatabaseURL, err)
 	}
@@ -492,7 +482,7 @@ func (s *Storage) openHybrid(ctx context.Context, cfg Config, opts Options) erro
 	if err != nil {
 		return fmt.Errorf("storage: %s: %w", EnvRedisPrefix, err)
 	}
-	fo := opts.Fallback
+	fo := opts.Hybrid
 	fo.Namespace, fo.Generation = ns, g
 	user := fo.OnGeneration
 	fo.OnGeneration = func(gen uint64) {
@@ -505,11 +495,11 @@ func (s *Storage) openHybrid(ctx context.Context, cfg Config, opts Options) erro
 			user(gen)
 		}
 	}
-	fb, err := store.NewFallback(primary, s.db, fo)
+	hy, err := hybrid.New(primary, s.db, fo)
 	if err != nil {
 		return fmt.Errorf("storage: %w", err)
 	}
-	s.fb, s.st = fb, fb
+	s.hy, s.st = hy, hy
 	return nil
 }
 
@@ -543,8 +533,9 @@ func (s *Storage) Broker() store.Broker {
 	return s.rs
 }
 
-// Fallback returns the hybrid composition, nil in the other modes.
-func (s *Storage) Fallback() *store.Fallback { return s.fb }
+// Hybrid returns the hybrid composition in hybrid mode, nil in the other
+// modes.
+func (s *Storage) Hybrid() *hybrid.Store { return s.hy }
 
 // RedisClient returns the Redis client (redis and hybrid modes), nil in
 // database mode.
@@ -568,8 +559,8 @@ func (s *Storage) DB() *sql.DB {
 // sessions (redis and hybrid modes; 0 in database mode).
 func (s *Storage) Generation() uint64 {
 	switch {
-	case s.fb != nil:
-		return s.fb.Status().Generation
+	case s.hy != nil:
+		return s.hy.Status().Generation
 	case s.mode == ModeRedis:
 		return s.gen
 	}
@@ -602,86 +593,17 @@ func (s *Storage) PingDatabase(ctx context.Context) error {
 	return s.db.Ping(ctx)
 }
 
-// Health is a storage health report, shaped for a /healthz answer.
-type Health struct {
-	// Status is "ok", "degraded" (hybrid with one backend down, serving
-	// from SQL, or its mirror writes failing) or "down" (sessions cannot be
-	// served).
-	Status string `json:"status"`
-	// Storage is the mode.
-	Storage Mode `json:"storage"`
-	// Redis and Database report each configured backend; nil when the mode
-	// does not use it.
-	Redis    *Component `json:"redis,omitempty"`
-	Database *Component `json:"database,omitempty"`
-	// Fallback is the hybrid composition's state; nil in other modes.
-	Fallback *store.FallbackStatus `json:"fallback,omitempty"`
-}
-
-// Component is one backend's health.
-type Component struct {
-	OK      bool          `json:"ok"`
-	Latency time.Duration `json:"latency_ns"`
-	Error   string        `json:"error,omitempty"`
-}
-
-func probe(ctx context.Context, ping func(context.Context) error) *Component {
-	t0 := time.Now()
-	err := ping(ctx)
-	c := &Component{OK: err == nil, Latency: time.Since(t0)}
-	if err != nil {
-		c.Error = err.Error()
-	}
-	return c
-}
-
-// Health pings the configured backends (each bounded by ctx) and reports.
-func (s *Storage) Health(ctx context.Context) Health {
-	h := Health{Storage: s.mode}
-	if s.mode != ModeDatabase {
-		h.Redis = probe(ctx, s.PingRedis)
-	}
-	if s.mode != ModeRedis {
-		h.Database = probe(ctx, s.PingDatabase)
-	}
-	switch s.mode {
-	case ModeRedis:
-		h.Status = okOr(h.Redis.OK, "down")
-	case ModeDatabase:
-		h.Status = okOr(h.Database.OK, "down")
-	case ModeHybrid:
-		st := s.fb.Status()
-		h.Fallback = &st
-		switch {
-		case !h.Redis.OK && !h.Database.OK:
-			h.Status = "down"
-		case !h.Redis.OK || !h.Database.OK || st.Engaged || st.MirrorDown:
-			h.Status = "degraded"
-		default:
-			h.Status = "ok"
-		}
-	}
-	return h
-}
-
-func okOr(ok bool, bad string) string {
-	if ok {
-		return "ok"
-	}
-	return bad
-}
-
-// Close stops the fallback (draining its mirror queue), records a last
+// Close stops the hybrid composition (draining its mirror queue), records a last
 // generation increment in database mode when sessions were written, and
 // closes the clients Open made. Later calls return the first result.
 func (s *Storage) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
-		if s.fb != nil {
-			errs = append(errs, s.fb.Close())
+		if s.hy != nil {
+			errs = append(errs, s.hy.Close())
 		}
-		if s.guard != nil {
-			errs = append(errs, s.guard.close())
+		if s.solo != nil {
+			errs = append(errs, s.solo.Close())
 		}
 		if s.rs != nil {
 			errs = append(errs, s.rs.Close())

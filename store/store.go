@@ -176,7 +176,7 @@ type Pinger interface {
 const DefaultMaxPayload = 1 << 20
 
 // Copier is an optional capability used to copy entries between stores
-// (hybrid mirroring, fallback recovery, storage-mode switches), where
+// (hybrid mirroring and recovery, storage-mode switches), where
 // versions decide which copy is newer.
 type Copier interface {
 	// CopyIn stores e as it is, version included, unless the store holds a

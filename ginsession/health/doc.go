@@ -1,39 +1,26 @@
-// Package health serves the health of the session storage as JSON, for
-// load balancers, orchestrators and people:
+// Package health serves the session storage's health report
+// ([storage.Health]) to gin, for load balancers, orchestrators and people:
 //
-//	r.GET("/healthz", health.Handler(health.Options{
-//		Mode:     os.Getenv("SESSION_STORAGE"), // redis | database | hybrid
-//		Redis:    redisClient,
-//		DB:       db,
-//		Fallback: func() health.FallbackState { ... }, // from the storage fallback
-//	}))
+//	st, err := storage.FromEnv(ctx, storage.Options{})
+//	...
+//	admin.GET("/healthz", health.Handler(st, health.Options{}))
 //
-// answers
+// answers, in hybrid mode with Redis down,
 //
 //	{"status":"degraded","storage":"hybrid",
-//	 "redis":{"status":"down","error":"dial tcp 127.0.0.1:6379: connect: connection refused"},
+//	 "redis":{"status":"down","error":"redis: unavailable"},
 //	 "database":{"status":"up","latency_ms":0.41},
-//	 "fallback":{"engaged":true,"breaker":"open","mirror_lag_ms":0,"queue_depth":0},
+//	 "hybrid":{"engaged":true,"breaker":"open",...},
 //	 "checked_at":"2026-01-02T03:04:05Z"}
 //
-// # Status
+// The report, its status rules and its bounded checks are the storage
+// package's ([storage.Storage.Health]); this package adds only the HTTP
+// side: the JSON answer (503 when down, 200 when ok or degraded, since a
+// degraded app still serves sessions), Cache-Control: no-store, and a
+// cache (Options.CacheFor, 1 s by default) so scrapes cannot hammer the
+// stores.
 //
-// The stores the mode serves from decide: in redis mode a Redis outage is
-// down, in database mode a database outage is, and in hybrid mode one
-// outage is degraded and two are down. An outage of an optional component
-// (a database given in redis mode, say) or an engaged fallback is
-// degraded. Down answers 503; ok and degraded answer 200, since a degraded
-// app still serves sessions.
-//
-// # Bounded
-//
-// Each component is checked with a timeout (Options.Timeout, 1 s by
-// default) and reports down when it has not answered by then, even when
-// its client ignores deadlines (a frozen Redis under go-redis's default
-// options holds a PING for its 5 s read timeout). The check goes on in the
-// background, and at most one per component is in flight. Reports are
-// cached for Options.CacheFor (1 s) so scrapes cannot hammer the stores.
-//
-// Error texts name hosts and ports: mount the handler where only operators
-// and probes reach it.
+// The report's errors are categories ("redis: unavailable"); the errors
+// behind them, which name hosts and ports, go to the storage's logger.
+// Mount the handler where operators and probes reach it all the same.
 package health

@@ -2,61 +2,51 @@ package health_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
-	"github.com/redis/go-redis/v9"
-	_ "modernc.org/sqlite" // driver "sqlite"
 
 	"github.com/vedfolnir/sessions/ginsession/health"
 	"github.com/vedfolnir/sessions/internal/testserver"
+	"github.com/vedfolnir/sessions/storage"
 )
 
 func TestMain(m *testing.M) { testserver.Main(m) }
 
 func init() { gin.SetMode(gin.TestMode) }
 
-// sqliteDB opens a real SQLite database in a temp dir.
-func sqliteDB(t *testing.T) *sql.DB {
+// openStorage opens a real storage of mode on SQLite (and the test Redis
+// when the mode uses one), closed at cleanup.
+func openStorage(t *testing.T, mode storage.Mode) *storage.Storage {
 	t.Helper()
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "s.db"))
+	cfg := storage.Config{Mode: mode, DatabaseURL: filepath.Join(t.TempDir(), "s.db")}
+	if mode != storage.ModeDatabase {
+		cfg.RedisURL, cfg.RedisPrefix = "redis://"+testserver.Redis(t), testserver.Prefix(t)
+	}
+	st, err := storage.Open(context.Background(), cfg, storage.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
-}
-
-// failFastClient is a client of addr that reports a stopped server at once
-// instead of retrying for seconds.
-func failFastClient(t *testing.T, addr string) *redis.Client {
-	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1,
-		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	t.Cleanup(func() { _ = st.Close() })
+	return st
 }
 
 // serve mounts h on a real HTTP server and returns a getter of its
 // status, decoded report and Cache-Control header.
-func serve(t *testing.T, h gin.HandlerFunc) func() (int, health.Report, string) {
+func serve(t *testing.T, h gin.HandlerFunc) func() (int, storage.Health, string) {
 	t.Helper()
 	r := gin.New()
 	r.GET("/healthz", h)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
-	return func() (int, health.Report, string) {
+	return func() (int, storage.Health, string) {
 		t.Helper()
 		resp, err := http.Get(srv.URL + "/healthz")
 		if err != nil {
@@ -64,7 +54,7 @@ func serve(t *testing.T, h gin.HandlerFunc) func() (int, health.Report, string) 
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		var rep health.Report
+		var rep storage.Health
 		if err := json.Unmarshal(body, &rep); err != nil {
 			t.Fatalf("body %q: %v", body, err)
 		}
@@ -72,155 +62,45 @@ func serve(t *testing.T, h gin.HandlerFunc) func() (int, health.Report, string) 
 	}
 }
 
-// TestAllUp checks every mode against a live Redis and database.
-func TestAllUp(t *testing.T) {
-	rdb := testserver.RedisClient(t)
-	db := sqliteDB(t)
-	for _, mode := range []string{health.ModeRedis, health.ModeDatabase, health.ModeHybrid} {
-		t.Run(mode, func(t *testing.T) {
-			get := serve(t, health.Handler(health.Options{Mode: mode, Redis: rdb, DB: db}))
-			code, rep, cc := get()
-			if code != 200 || rep.Status != health.StatusOK || rep.Storage != mode {
-				t.Fatalf("%d %+v, want 200 ok %s", code, rep, mode)
-			}
-			if cc != "no-store" {
-				t.Errorf("Cache-Control %q", cc)
-			}
-			r := rep.Redis
-			if r.State != health.StateUp || r.LatencyMS <= 0 || r.UsedMemory == nil || *r.UsedMemory <= 0 || r.MaxMemory == nil || r.Error != "" {
-				t.Errorf("redis section %+v", r)
-			}
-			d := rep.Database
-			if d.State != health.StateUp || d.LatencyMS <= 0 || d.Error != "" {
-				t.Errorf("database section %+v", d)
-			}
-			if rep.Fallback != nil || rep.CheckedAt.IsZero() {
-				t.Errorf("fallback %+v, checked_at %v", rep.Fallback, rep.CheckedAt)
-			}
-		})
-	}
-	t.Run("not configured", func(t *testing.T) {
-		code, rep, _ := serve(t, health.Handler(health.Options{DB: db}))()
-		if code != 200 || rep.Storage != health.ModeDatabase || rep.Redis.State != health.StateNotConfigured {
-			t.Fatalf("%d %+v", code, rep)
-		}
-	})
-}
-
-// TestOutages takes a dedicated Redis and PostgreSQL down one after the
-// other and checks each mode's verdict at every step.
-func TestOutages(t *testing.T) {
-	rp := testserver.StartRedis(t, "--maxmemory", "10mb")
-	pp := testserver.StartPostgres(t)
-	rdb := failFastClient(t, rp.Addr)
-	db, err := sql.Open("pgx", pp.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	gets := map[string]func() (int, health.Report, string){}
-	for _, mode := range []string{health.ModeRedis, health.ModeDatabase, health.ModeHybrid} {
-		gets[mode] = serve(t, health.Handler(health.Options{Mode: mode, Redis: rdb, DB: db, DisableCache: true}))
-	}
-	type want struct {
-		code   int
-		status health.Status
-	}
-	ok, degraded, down := want{200, health.StatusOK}, want{200, health.StatusDegraded}, want{503, health.StatusDown}
-	steps := []struct {
-		name  string
-		do    func()
-		redis string
-		db    string
-		modes map[string]want
+// Every mode answers 200 ok with its sections, uncached by clients.
+func TestModes(t *testing.T) {
+	tests := []struct {
+		mode         storage.Mode
+		redis, db    string
+		wantHybrid   bool
+		wantRedisMem bool
 	}{
-		{"all up", func() {}, health.StateUp, health.StateUp,
-			map[string]want{health.ModeRedis: ok, health.ModeDatabase: ok, health.ModeHybrid: ok}},
-		{"redis killed", func() { rp.Kill(9) }, health.StateDown, health.StateUp,
-			map[string]want{health.ModeRedis: down, health.ModeDatabase: degraded, health.ModeHybrid: degraded}},
-		{"database stopped too", pp.Stop, health.StateDown, health.StateDown,
-			map[string]want{health.ModeRedis: down, health.ModeDatabase: down, health.ModeHybrid: down}},
-		{"redis back, database still down", rp.Restart, health.StateUp, health.StateDown,
-			map[string]want{health.ModeRedis: degraded, health.ModeDatabase: down, health.ModeHybrid: degraded}},
-		{"database back", pp.Start, health.StateUp, health.StateUp,
-			map[string]want{health.ModeRedis: ok, health.ModeDatabase: ok, health.ModeHybrid: ok}},
+		{storage.ModeDatabase, storage.StateNotConfigured, storage.StateUp, false, false},
+		{storage.ModeRedis, storage.StateUp, storage.StateNotConfigured, false, true},
+		{storage.ModeHybrid, storage.StateUp, storage.StateUp, true, true},
 	}
-	for _, st := range steps {
-		st.do()
-		for mode, w := range st.modes {
-			// A restarted server may take the client's pool a moment to
-			// reach again: poll, within bounds.
-			var code int
-			var rep health.Report
-			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-				code, rep, _ = gets[mode]()
-				if code == w.code && rep.Status == w.status || time.Now().After(deadline) {
-					break
-				}
+	for _, tt := range tests {
+		t.Run(string(tt.mode), func(t *testing.T) {
+			code, rep, cc := serve(t, health.Handler(openStorage(t, tt.mode), health.Options{}))()
+			if code != 200 || rep.Status != storage.StatusOK || rep.Storage != tt.mode || cc != "no-store" {
+				t.Fatalf("%d %+v, Cache-Control %q; want 200 ok %s no-store", code, rep, cc, tt.mode)
 			}
-			if code != w.code || rep.Status != w.status || rep.Redis.State != st.redis || rep.Database.State != st.db {
-				t.Errorf("%s, mode %s: %d %s (redis %+v, database %+v), want %d %s (redis %s, database %s)",
-					st.name, mode, code, rep.Status, rep.Redis, rep.Database, w.code, w.status, st.redis, st.db)
+			if rep.Redis.State != tt.redis || rep.Database.State != tt.db || (rep.Hybrid != nil) != tt.wantHybrid {
+				t.Errorf("sections %+v", rep)
 			}
-			if rep.Redis.State == health.StateDown && rep.Redis.Error == "" || rep.Database.State == health.StateDown && rep.Database.Error == "" {
-				t.Errorf("%s, mode %s: a down component without an error: %+v", st.name, mode, rep)
+			if tt.wantRedisMem && (rep.Redis.UsedMemory == nil || *rep.Redis.UsedMemory <= 0 || rep.Redis.LatencyMS <= 0) {
+				t.Errorf("redis section %+v: want latency and memory figures", rep.Redis)
 			}
-			if rep.Redis.State == health.StateUp && (rep.Redis.MaxMemory == nil || *rep.Redis.MaxMemory != 10<<20) {
-				t.Errorf("%s, mode %s: maxmemory %v, want %d", st.name, mode, rep.Redis.MaxMemory, 10<<20)
-			}
-		}
-	}
-}
-
-// TestFrozenRedis freezes Redis (the kernel still accepts connections,
-// nothing answers) under a client with go-redis's default 5 s read timeout:
-// every check still ends within the health timeout, reports Redis down, and
-// at most one check per component is in flight however often it is asked.
-func TestFrozenRedis(t *testing.T) {
-	rp := testserver.StartRedis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: rp.Addr}) // defaults: no context deadlines on socket I/O
-	t.Cleanup(func() { _ = rdb.Close() })
-	if err := rdb.Ping(context.Background()).Err(); err != nil {
-		t.Fatal(err)
-	}
-	const timeout = 300 * time.Millisecond
-	chk, err := health.NewChecker(health.Options{Mode: health.ModeHybrid, Redis: rdb, DB: sqliteDB(t),
-		Timeout: timeout, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp.Freeze()
-	defer rp.Thaw()
-	var wg sync.WaitGroup
-	var slowest atomic.Int64
-	for range 5 {
-		wg.Go(func() {
-			t0 := time.Now()
-			rep := chk.Check(context.Background())
-			slowest.Store(max(slowest.Load(), int64(time.Since(t0))))
-			if rep.Status != health.StatusDegraded || rep.HTTPStatus() != 200 || rep.Redis.State != health.StateDown ||
-				!strings.Contains(rep.Redis.Error, "no answer within 300ms") || rep.Database.State != health.StateUp {
-				t.Errorf("frozen redis: %+v", rep)
+			if rep.CheckedAt.IsZero() {
+				t.Error("no checked_at")
 			}
 		})
 	}
-	wg.Wait()
-	// Checks run one at a time, each bounded by the timeout: five of them
-	// take about 5 x 300 ms, far from go-redis's 5 s read timeout each.
-	if d := time.Duration(slowest.Load()); d > 5*timeout+time.Second {
-		t.Errorf("slowest check took %v", d)
-	}
-	// One PING was in flight, on one connection, for all five checks.
-	if n := rdb.PoolStats().TotalConns; n > 1 {
-		t.Errorf("%d connections to the frozen server, want 1: checks piled up", n)
-	}
-	rp.Thaw()
-	deadline := time.Now().Add(5 * time.Second)
-	for chk.Check(context.Background()).Status != health.StatusOK {
-		if time.Now().After(deadline) {
-			t.Fatal("not ok 5 s after the thaw")
-		}
-		time.Sleep(20 * time.Millisecond)
+}
+
+// A storage that cannot serve answers 503 down, with the error's category.
+func TestDownIs503(t *testing.T) {
+	st := openStorage(t, storage.ModeDatabase)
+	get := serve(t, health.Handler(st, health.Options{DisableCache: true}))
+	_ = st.DB().Close()
+	code, rep, _ := get()
+	if code != 503 || rep.Status != storage.StatusDown || rep.Database.State != storage.StateDown || rep.Database.Error != "database: unavailable" {
+		t.Fatalf("%d %+v; want 503 down with database: unavailable", code, rep)
 	}
 }
 
@@ -237,61 +117,32 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// TestCacheAndFallback serves a cached report until CacheFor has passed,
-// and reflects the fallback's state.
-func TestCacheAndFallback(t *testing.T) {
+// A report is reused until CacheFor has passed, then built afresh.
+func TestCache(t *testing.T) {
 	clk := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	var engaged atomic.Bool
-	var calls atomic.Int64
-	fb := func() health.FallbackState {
-		calls.Add(1)
-		return health.FallbackState{Engaged: engaged.Load(), Breaker: "open", MirrorLag: 1500 * time.Millisecond, QueueDepth: 4}
-	}
-	db := sqliteDB(t)
-	get := serve(t, health.Handler(health.Options{DB: db, Fallback: fb, Now: clk.Now}))
+	st := openStorage(t, storage.ModeDatabase)
+	get := serve(t, health.Handler(st, health.Options{Now: clk.Now}))
 	code, first, _ := get()
-	if code != 200 || first.Status != health.StatusOK || calls.Load() != 1 {
-		t.Fatalf("%d %+v after %d checks", code, first, calls.Load())
+	if code != 200 || first.Status != storage.StatusOK {
+		t.Fatalf("%d %+v", code, first)
 	}
-	if f := first.Fallback; f == nil || f.Engaged || f.Breaker != "open" || f.MirrorLagMS != 1500 || f.QueueDepth != 4 {
-		t.Fatalf("fallback section %+v", first.Fallback)
-	}
-	engaged.Store(true)
+	_ = st.DB().Close()
 	clk.Advance(999 * time.Millisecond)
 	code, cached, _ := get()
-	if code != 200 || cached.Status != health.StatusOK || !cached.CheckedAt.Equal(first.CheckedAt) || calls.Load() != 1 {
-		t.Fatalf("within CacheFor: %d %+v, %d checks; want the first report again", code, cached, calls.Load())
+	if code != 200 || cached.Status != storage.StatusOK || !cached.CheckedAt.Equal(first.CheckedAt) {
+		t.Fatalf("within CacheFor: %d %+v; want the first report again", code, cached)
 	}
 	clk.Advance(time.Millisecond)
-	code, fresh, _ := get()
-	if code != 200 || fresh.Status != health.StatusDegraded || !fresh.Fallback.Engaged || calls.Load() != 2 {
-		t.Fatalf("after CacheFor: %d %+v, %d checks; want a fresh degraded report", code, fresh, calls.Load())
+	if code, fresh, _ := get(); code != 503 || fresh.Status != storage.StatusDown {
+		t.Fatalf("after CacheFor: %d %+v; want a fresh down report", code, fresh)
 	}
 }
 
-func TestNewCheckerRefuses(t *testing.T) {
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled: options are refused first
-	t.Cleanup(func() { _ = rdb.Close() })
-	db := sqliteDB(t)
-	tests := []struct {
-		name string
-		opts health.Options
-		want string
-	}{
-		{"unknown mode", health.Options{Mode: "memcached", DB: db}, "Mode"},
-		{"redis mode without redis", health.Options{Mode: health.ModeRedis, DB: db}, "needs Redis"},
-		{"hybrid without database", health.Options{Mode: health.ModeHybrid, Redis: rdb}, "needs DB"},
-		{"database mode without database", health.Options{Mode: health.ModeDatabase, Redis: rdb}, "needs DB"},
-		{"nothing at all", health.Options{}, "needs DB"},
-		{"negative timeout", health.Options{DB: db, Timeout: -time.Second}, "Timeout"},
-		{"negative cache", health.Options{DB: db, CacheFor: -time.Second}, "CacheFor"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := health.NewChecker(tt.opts)
-			if err == nil || c != nil || !strings.HasPrefix(err.Error(), "health: ") || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("NewChecker = %v, %v; want an error containing %q", c, err, tt.want)
-			}
-		})
-	}
+func TestNilReporterPanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("Handler(nil) did not panic")
+		}
+	}()
+	health.Handler(nil, health.Options{})
 }

@@ -35,6 +35,6 @@
 //
 // # Gauges
 //
-// [Metrics.RegisterFallback] and [Metrics.RegisterAuditDrops] export values
-// the app reads from its storage fallback and audit writer at each scrape.
+// [Metrics.RegisterHybrid] and [Metrics.RegisterAuditDrops] export values
+// the app reads from its hybrid store and audit writer at each scrape.
 package metrics

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vedfolnir/sessions/ginsession"
+	"github.com/vedfolnir/sessions/hybrid"
 )
 
 // Namespace is the prefix of every metric name.
@@ -95,7 +95,7 @@ type Metrics struct {
 //	sessions_store_errors_total{store,op,kind}     kind: see ErrorKind
 //	sessions_store_conflicts_total{store,op}
 //
-// and, once their sources are given, the gauges of [Metrics.RegisterFallback]
+// and, once their sources are given, the gauges of [Metrics.RegisterHybrid]
 // and the counter of [Metrics.RegisterAuditDrops].
 func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	if reg == nil {
@@ -215,26 +215,22 @@ func (m *Metrics) Handle(ev ginsession.Event) {
 	}
 }
 
-// FallbackStats reports the state of a storage fallback: whether it is
-// engaged (serving from its secondary store), how many writes wait to be
-// mirrored or replayed, and how far the mirror lags. It is called once per
-// scrape and must be cheap and safe for concurrent use.
-type FallbackStats func() (engaged bool, queueDepth int, lag time.Duration)
-
-// RegisterFallback exports stats as three gauges, read together once per
-// scrape:
+// RegisterHybrid exports the status of a hybrid store (usually
+// (*hybrid.Store).Status, or storage's Hybrid().Status) as three gauges,
+// read together once per scrape:
 //
-//	sessions_fallback_engaged             1 while engaged, else 0
-//	sessions_fallback_queue_depth         writes waiting
-//	sessions_fallback_mirror_lag_seconds  mirror lag
+//	sessions_hybrid_engaged             1 while it serves from its secondary, else 0
+//	sessions_hybrid_queue_depth         writes waiting in the mirror queue
+//	sessions_hybrid_mirror_lag_seconds  age of the oldest waiting write
 //
-// Registering a second source is an error.
-func (m *Metrics) RegisterFallback(stats FallbackStats) error {
-	if stats == nil {
-		return errors.New("metrics: RegisterFallback: nil func")
+// status must be cheap and safe for concurrent use. Registering a second
+// source is an error.
+func (m *Metrics) RegisterHybrid(status func() hybrid.Status) error {
+	if status == nil {
+		return errors.New("metrics: RegisterHybrid: nil func")
 	}
-	if err := m.reg.Register(newFallbackCollector(stats, m.constLabels())); err != nil {
-		return fmt.Errorf("metrics: RegisterFallback: %w", err)
+	if err := m.reg.Register(newHybridCollector(status, m.constLabels())); err != nil {
+		return fmt.Errorf("metrics: RegisterHybrid: %w", err)
 	}
 	return nil
 }

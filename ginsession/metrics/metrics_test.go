@@ -14,6 +14,7 @@ import (
 
 	"github.com/vedfolnir/sessions/ginsession"
 	"github.com/vedfolnir/sessions/ginsession/metrics"
+	"github.com/vedfolnir/sessions/hybrid"
 	"github.com/vedfolnir/sessions/store"
 )
 
@@ -334,14 +335,16 @@ func (timeoutErr) Error() string   { return "i/o timeout" }
 func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
 
-// TestRegisterFallbackAndAuditDrops reads the app's funcs at each scrape.
-func TestRegisterFallbackAndAuditDrops(t *testing.T) {
+// TestRegisterHybridAndAuditDrops reads the app's funcs at each scrape.
+func TestRegisterHybridAndAuditDrops(t *testing.T) {
 	m, reg := newMetrics(t, metrics.Options{ConstLabels: prometheus.Labels{"app": "web"}})
 	var engaged atomic.Bool
 	var depth atomic.Int64
 	var dropped atomic.Uint64
-	stats := func() (bool, int, time.Duration) { return engaged.Load(), int(depth.Load()), 1500 * time.Millisecond }
-	if err := m.RegisterFallback(stats); err != nil {
+	stats := func() hybrid.Status {
+		return hybrid.Status{Engaged: engaged.Load(), QueueDepth: int(depth.Load()), QueueLag: 1500 * time.Millisecond}
+	}
+	if err := m.RegisterHybrid(stats); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.RegisterAuditDrops(dropped.Load); err != nil {
@@ -350,8 +353,8 @@ func TestRegisterFallbackAndAuditDrops(t *testing.T) {
 	check := func(want string) {
 		t.Helper()
 		err := testutil.GatherAndCompare(reg, strings.NewReader(want),
-			"sessions_fallback_engaged", "sessions_fallback_queue_depth",
-			"sessions_fallback_mirror_lag_seconds", "sessions_audit_dropped_total")
+			"sessions_hybrid_engaged", "sessions_hybrid_queue_depth",
+			"sessions_hybrid_mirror_lag_seconds", "sessions_audit_dropped_total")
 		if err != nil {
 			t.Error(err)
 		}
@@ -360,15 +363,15 @@ func TestRegisterFallbackAndAuditDrops(t *testing.T) {
 # HELP sessions_audit_dropped_total Session audit events dropped because the audit queue was full.
 # TYPE sessions_audit_dropped_total counter
 sessions_audit_dropped_total{app="web"} 0
-# HELP sessions_fallback_engaged 1 while the storage fallback serves from its secondary store, else 0.
-# TYPE sessions_fallback_engaged gauge
-sessions_fallback_engaged{app="web"} 0
-# HELP sessions_fallback_mirror_lag_seconds How far the storage fallback's mirror lags behind, in seconds.
-# TYPE sessions_fallback_mirror_lag_seconds gauge
-sessions_fallback_mirror_lag_seconds{app="web"} 1.5
-# HELP sessions_fallback_queue_depth Session writes waiting to be mirrored or replayed by the storage fallback.
-# TYPE sessions_fallback_queue_depth gauge
-sessions_fallback_queue_depth{app="web"} 0
+# HELP sessions_hybrid_engaged 1 while the hybrid store serves from its secondary store, else 0.
+# TYPE sessions_hybrid_engaged gauge
+sessions_hybrid_engaged{app="web"} 0
+# HELP sessions_hybrid_mirror_lag_seconds Age of the oldest write waiting in the hybrid store's mirror queue, in seconds.
+# TYPE sessions_hybrid_mirror_lag_seconds gauge
+sessions_hybrid_mirror_lag_seconds{app="web"} 1.5
+# HELP sessions_hybrid_queue_depth Session writes waiting in the hybrid store's mirror queue.
+# TYPE sessions_hybrid_queue_depth gauge
+sessions_hybrid_queue_depth{app="web"} 0
 `)
 	engaged.Store(true)
 	depth.Store(17)
@@ -377,21 +380,21 @@ sessions_fallback_queue_depth{app="web"} 0
 # HELP sessions_audit_dropped_total Session audit events dropped because the audit queue was full.
 # TYPE sessions_audit_dropped_total counter
 sessions_audit_dropped_total{app="web"} 3
-# HELP sessions_fallback_engaged 1 while the storage fallback serves from its secondary store, else 0.
-# TYPE sessions_fallback_engaged gauge
-sessions_fallback_engaged{app="web"} 1
-# HELP sessions_fallback_mirror_lag_seconds How far the storage fallback's mirror lags behind, in seconds.
-# TYPE sessions_fallback_mirror_lag_seconds gauge
-sessions_fallback_mirror_lag_seconds{app="web"} 1.5
-# HELP sessions_fallback_queue_depth Session writes waiting to be mirrored or replayed by the storage fallback.
-# TYPE sessions_fallback_queue_depth gauge
-sessions_fallback_queue_depth{app="web"} 17
+# HELP sessions_hybrid_engaged 1 while the hybrid store serves from its secondary store, else 0.
+# TYPE sessions_hybrid_engaged gauge
+sessions_hybrid_engaged{app="web"} 1
+# HELP sessions_hybrid_mirror_lag_seconds Age of the oldest write waiting in the hybrid store's mirror queue, in seconds.
+# TYPE sessions_hybrid_mirror_lag_seconds gauge
+sessions_hybrid_mirror_lag_seconds{app="web"} 1.5
+# HELP sessions_hybrid_queue_depth Session writes waiting in the hybrid store's mirror queue.
+# TYPE sessions_hybrid_queue_depth gauge
+sessions_hybrid_queue_depth{app="web"} 17
 `)
 	for name, err := range map[string]error{
-		"second fallback":   m.RegisterFallback(stats),
-		"second audit":      m.RegisterAuditDrops(dropped.Load),
-		"nil fallback func": m.RegisterFallback(nil),
-		"nil audit func":    m.RegisterAuditDrops(nil),
+		"second hybrid":   m.RegisterHybrid(stats),
+		"second audit":    m.RegisterAuditDrops(dropped.Load),
+		"nil hybrid func": m.RegisterHybrid(nil),
+		"nil audit func":  m.RegisterAuditDrops(nil),
 	} {
 		if err == nil || !strings.HasPrefix(err.Error(), "metrics: ") {
 			t.Errorf("%s: %v, want a metrics: error", name, err)

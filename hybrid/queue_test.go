@@ -1,13 +1,15 @@
-package store
+package hybrid
 
 import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/vedfolnir/sessions/store"
 )
 
 func putOp(v uint64, idle time.Time) *mirrorOp {
-	return &mirrorOp{kind: opPut, e: &Entry{Key: NewToken().Key(), Version: v, IdleDeadline: idle, LastActivity: idle.Add(-time.Hour)}}
+	return &mirrorOp{kind: opPut, e: &store.Entry{Key: store.NewToken().Key(), Version: v, IdleDeadline: idle, LastActivity: idle.Add(-time.Hour)}}
 }
 
 // merge keeps the state that applying both ops in order would leave.
@@ -45,50 +47,50 @@ func TestMirrorMerge(t *testing.T) {
 // The queue coalesces per key, is bounded, and a worker's finish keeps a
 // state that arrived while it was applying the previous one.
 func TestMirrorQueue(t *testing.T) {
-	f := &Fallback{opts: FallbackOptions{}.withDefaults()}
-	f.log = f.opts.Logger
-	f.q.init(2)
-	a, b, c := NewToken().Key(), NewToken().Key(), NewToken().Key()
+	h := &Store{opts: Options{}.withDefaults()}
+	h.log = h.opts.Logger
+	h.q.init(2)
+	a, b, c := store.NewToken().Key(), store.NewToken().Key(), store.NewToken().Key()
 	t0 := time.Now()
-	if !f.enqueue(a, putOp(1, t0)) || !f.enqueue(a, putOp(2, t0)) || !f.enqueue(b, &mirrorOp{kind: opDelete}) {
+	if !h.enqueue(a, putOp(1, t0)) || !h.enqueue(a, putOp(2, t0)) || !h.enqueue(b, &mirrorOp{kind: opDelete}) {
 		t.Fatal("enqueue refused within the bound")
 	}
-	if f.enqueue(c, putOp(1, t0)) {
+	if h.enqueue(c, putOp(1, t0)) {
 		t.Fatal("enqueue of a third key into a queue of 2 accepted")
 	}
-	var st FallbackStatus
-	f.q.stats(&st)
+	var st Status
+	h.q.stats(&st)
 	if st.QueueDepth != 2 || st.QueuePeak != 2 || st.Dropped != 1 {
 		t.Fatalf("depth %d peak %d dropped %d, want 2 2 1", st.QueueDepth, st.QueuePeak, st.Dropped)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	k, op, ok := f.q.take(ctx)
+	k, op, ok := h.q.take(ctx)
 	if !ok || k != a || op.e.Version != 2 {
 		t.Fatalf("take: %v %v %v, want key a at version 2 (coalesced, FIFO)", k == a, op, ok)
 	}
-	f.enqueue(a, putOp(3, t0)) // arrives while a worker applies version 2
-	f.q.finish(a, op, true, true)
-	if got := f.q.get(a); got == nil || got.e.Version != 3 {
+	h.enqueue(a, putOp(3, t0)) // arrives while a worker applies version 2
+	h.q.finish(a, op, true, true)
+	if got := h.q.get(a); got == nil || got.e.Version != 3 {
 		t.Fatalf("state after finish: %+v, want version 3 still pending", got)
 	}
-	k2, _, _ := f.q.take(ctx)
-	k3, op3, _ := f.q.take(ctx)
+	k2, _, _ := h.q.take(ctx)
+	k3, op3, _ := h.q.take(ctx)
 	if k2 != b || k3 != a || op3.e.Version != 3 {
 		t.Fatalf("order after requeue: %v %v, want b then a", k2 == b, k3 == a)
 	}
-	f.q.finish(a, op3, true, true)
-	f.q.stats(&st)
-	if st.Applied != 1 || st.LagMax <= 0 || f.q.get(a) != nil {
+	h.q.finish(a, op3, true, true)
+	h.q.stats(&st)
+	if st.Applied != 1 || st.LagMax <= 0 || h.q.get(a) != nil {
 		t.Errorf("applied %d lag %v, want 1 applied with a lag and a's state gone", st.Applied, st.LagMax)
 	}
-	f.enqueue(a, putOp(4, t0))
-	f.q.supersede(a, 3)
-	if f.q.get(a) == nil {
+	h.enqueue(a, putOp(4, t0))
+	h.q.supersede(a, 3)
+	if h.q.get(a) == nil {
 		t.Error("a direct mirror write of version 3 dropped a queued version 4")
 	}
-	f.q.supersede(a, 4)
-	if f.q.get(a) != nil {
+	h.q.supersede(a, 4)
+	if h.q.get(a) != nil {
 		t.Error("a direct mirror write of version 4 leaves version 4 queued")
 	}
 }

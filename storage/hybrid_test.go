@@ -14,7 +14,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/vedfolnir/sessions/dbstore"
 	"github.com/vedfolnir/sessions/internal/testserver"
 	"github.com/vedfolnir/sessions/redisstore"
 	"github.com/vedfolnir/sessions/storage"
@@ -64,16 +63,16 @@ func rawExists(t testing.TB, c *redis.Client, key string) bool {
 }
 
 // Redis is killed: calls fail over to SQL without an error, the outage's
-// writes and deletes hold, Redis restarts empty, the fallback recovers into
+// writes and deletes hold, Redis restarts empty, the hybrid store recovers into
 // a new generation, and sessions refill it.
 func TestHybridRedisKilled(t *testing.T) {
 	rp := testserver.StartRedis(t)
 	var states stateLog
 	o := storage.Options{}
-	fastFallback(&o)
-	o.Fallback.OnStateChange = states.add
+	fastHybrid(&o)
+	o.Hybrid.OnStateChange = states.add
 	st := open(t, storage.Config{Mode: storage.ModeHybrid, RedisURL: "redis://" + rp.Addr, RedisPrefix: "kill:", DatabaseURL: sqlitePath(t)}, o)
-	s, fb := st.Store(), st.Fallback()
+	s, fb := st.Store(), st.Hybrid()
 	a, b, c := entry("u1"), entry("u1"), entry("")
 	for _, e := range []*store.Entry{a, b, c} {
 		mustPut(t, s, e, 0)
@@ -96,7 +95,7 @@ func TestHybridRedisKilled(t *testing.T) {
 	if !fb.Engaged() {
 		t.Fatal("not engaged after writes failed over")
 	}
-	if h := st.Health(ctxT(t)); h.Status != "degraded" || h.Redis.OK || !h.Database.OK {
+	if h := st.Health(ctxT(t)); h.Status != "degraded" || h.Redis.State != storage.StateDown || h.Database.State != storage.StateUp {
 		t.Errorf("health during the outage: %+v, want degraded with Redis down", h)
 	}
 
@@ -126,9 +125,9 @@ func TestHybridRedisKilled(t *testing.T) {
 func TestHybridRedisFrozenStaleNeverServed(t *testing.T) {
 	rp := testserver.StartRedis(t)
 	o := storage.Options{}
-	fastFallback(&o)
+	fastHybrid(&o)
 	st := open(t, storage.Config{Mode: storage.ModeHybrid, RedisURL: "redis://" + rp.Addr, RedisPrefix: "frz:", DatabaseURL: sqlitePath(t)}, o)
-	s, fb := st.Store(), st.Fallback()
+	s, fb := st.Store(), st.Hybrid()
 	a, b := entry("u"), entry("u")
 	mustPut(t, s, a, 0)
 	mustPut(t, s, b, 0)
@@ -163,57 +162,6 @@ func TestHybridRedisFrozenStaleNeverServed(t *testing.T) {
 	}
 }
 
-// Without generations, the fallback reconciles every key the outage
-// touched into the same primary before serving it again: writes copied,
-// deletes deleted, touches applied; an older copy never wins.
-func TestFallbackReconcilesWithoutNamespace(t *testing.T) {
-	rp := testserver.StartRedis(t)
-	ctx := ctxT(t)
-	rs, err := redisstore.NewFromURL("redis://"+rp.Addr, redisstore.Options{Prefix: "rec:"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rs.Close() })
-	db, err := dbstore.Open(ctx, sqlitePath(t), dbstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	fb, err := store.NewFallback(rs, db, store.FallbackOptions{ProbeInterval: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = fb.Close() })
-	a, b, c := entry("u"), entry("u"), entry("u")
-	for _, e := range []*store.Entry{a, b, c} {
-		mustPut(t, fb, e, 0)
-	}
-
-	rp.Freeze()
-	a2 := next(a, "a2")
-	mustPut(t, fb, a2, 1)
-	mustPut(t, fb, next(a2, "a3"), 2)
-	if err := fb.Delete(ctx, b.Key); err != nil {
-		t.Fatal(err)
-	}
-	idle := store.Millis(time.Now().Add(2 * time.Hour))
-	if err := fb.Touch(ctx, c.Key, store.Millis(time.Now()), idle); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := rs.Get(context.Background(), a.Key); err == nil {
-		t.Fatalf("Redis answered while frozen: %v", got.Version)
-	}
-	rp.Thaw()
-	eventually(t, 15*time.Second, "recovery", func() bool { return !fb.Engaged() })
-
-	// Read Redis directly: it agrees with SQL.
-	wantEntry(t, rs, a.Key, 3, "a3", "Redis copy of the rewritten entry")
-	wantGone(t, rs, b.Key, "Redis copy of the deleted entry")
-	if got, err := rs.Get(ctx, c.Key); err != nil || !got.IdleDeadline.Equal(idle) {
-		t.Fatalf("Redis copy of the touched entry: %v, %v; want idle deadline %v", got, err, idle)
-	}
-}
-
 // Another instance loses Redis (a partition only it sees) and writes SQL
 // alone: the healthy instance stops serving its stale Redis copies within
 // about two generation intervals.
@@ -223,7 +171,7 @@ func TestOtherInstanceOutageIsSeen(t *testing.T) {
 	prefix := testserver.Prefix(t)
 	cut := newCutter(t, addr)
 	o := storage.Options{}
-	fastFallback(&o)
+	fastHybrid(&o)
 	a := open(t, storage.Config{Mode: storage.ModeHybrid, RedisURL: redisURL(t), RedisPrefix: prefix, DatabaseURL: dsn}, o)
 	viaCut, err := url.Parse(redisURL(t)) // keeps REDIS_URL's password and database
 	if err != nil {
@@ -241,7 +189,7 @@ func TestOtherInstanceOutageIsSeen(t *testing.T) {
 	if err := b.Store().Delete(ctxT(t), s2.Key); err != nil {
 		t.Fatal(err)
 	}
-	if !b.Fallback().Engaged() {
+	if !b.Hybrid().Engaged() {
 		t.Fatal("B not engaged")
 	}
 	stale := eventually(t, 5*time.Second, "A serves B's write", func() bool {
@@ -249,13 +197,13 @@ func TestOtherInstanceOutageIsSeen(t *testing.T) {
 		return err == nil && e.Version == 2
 	})
 	wantGone(t, a.Store(), s2.Key, "A after B's delete")
-	t.Logf("A served the stale copy for %v after B's write (generation interval %v)", stale, o.Fallback.GenerationInterval)
-	if stale > 10*o.Fallback.GenerationInterval {
+	t.Logf("A served the stale copy for %v after B's write (generation interval %v)", stale, o.Hybrid.GenerationInterval)
+	if stale > 10*o.Hybrid.GenerationInterval {
 		t.Errorf("stale for %v, want about 2 generation intervals", stale)
 	}
 
 	cut.Heal()
-	eventually(t, 15*time.Second, "B recovers", func() bool { return !b.Fallback().Engaged() })
+	eventually(t, 15*time.Second, "B recovers", func() bool { return !b.Hybrid().Engaged() })
 	wantEntry(t, b.Store(), s1.Key, 2, "from B", "B after recovery")
 	wantGone(t, b.Store(), s2.Key, "B after recovery")
 	eventually(t, 5*time.Second, "A and B on one generation", func() bool { return a.Generation() == b.Generation() })
@@ -267,7 +215,7 @@ func TestOtherInstanceOutageIsSeen(t *testing.T) {
 // its save retries on the adopted copy.
 func TestDivergenceAdopted(t *testing.T) {
 	st := open(t, storage.Config{Mode: storage.ModeHybrid, RedisURL: redisURL(t), RedisPrefix: testserver.Prefix(t), DatabaseURL: sqlitePath(t)}, storage.Options{})
-	s, fb := st.Store(), st.Fallback()
+	s, fb := st.Store(), st.Hybrid()
 	e := entry("u")
 	mustPut(t, s, e, 0)
 	mustPut(t, fb.Secondary(), next(e, "theirs"), 1)
@@ -298,15 +246,15 @@ func TestDivergenceAdopted(t *testing.T) {
 
 // With WriteBehind, acknowledged writes reach SQL from the queue: measure
 // the window, and check that a Redis kill right after the writes loses
-// none of them (the fallback drains a key's queued state before serving it
+// none of them (the hybrid store drains a key's queued state before serving it
 // from SQL).
 func TestWriteBehindWindowAndKill(t *testing.T) {
 	rp := testserver.StartRedis(t)
 	o := storage.Options{}
-	fastFallback(&o)
-	o.Fallback.WriteBehind = true
+	fastHybrid(&o)
+	o.Hybrid.WriteBehind = true
 	st := open(t, storage.Config{Mode: storage.ModeHybrid, RedisURL: "redis://" + rp.Addr, RedisPrefix: "wb:", DatabaseURL: testserver.Postgres(t)}, o)
-	s, fb := st.Store(), st.Fallback()
+	s, fb := st.Store(), st.Hybrid()
 
 	const writers, rounds = 40, 25
 	latest := make([]*store.Entry, writers)
@@ -359,9 +307,9 @@ func TestWriteBehindWindowAndKill(t *testing.T) {
 func TestHybridRevokeDuringOutage(t *testing.T) {
 	rp := testserver.StartRedis(t)
 	o := storage.Options{}
-	fastFallback(&o)
+	fastHybrid(&o)
 	st := open(t, storage.Config{Mode: storage.ModeHybrid, RedisURL: "redis://" + rp.Addr, RedisPrefix: "rev:", DatabaseURL: sqlitePath(t)}, o)
-	s, fb := st.Store(), st.Fallback()
+	s, fb := st.Store(), st.Hybrid()
 	ui := s.(store.UserIndex)
 	keep, a, b := entry("mallory"), entry("mallory"), entry("mallory")
 	for _, e := range []*store.Entry{keep, a, b} {
@@ -387,15 +335,15 @@ func TestHybridRevokeDuringOutage(t *testing.T) {
 }
 
 // A read that meets a frozen primary is served by the secondary without
-// engaging the fallback; FailureThreshold consecutive failed reads engage
+// engaging the hybrid store; FailureThreshold consecutive failed reads engage
 // it, and from then on calls do not wait on the primary at all.
 func TestBreakerReadThreshold(t *testing.T) {
 	rp := testserver.StartRedis(t)
 	o := storage.Options{}
-	o.Fallback.FailureThreshold = 3
-	o.Fallback.ProbeInterval = 200 * time.Millisecond
+	o.Hybrid.FailureThreshold = 3
+	o.Hybrid.ProbeInterval = 200 * time.Millisecond
 	st := open(t, storage.Config{Mode: storage.ModeHybrid, RedisURL: "redis://" + rp.Addr, RedisPrefix: "brk:", DatabaseURL: sqlitePath(t)}, o)
-	s, fb := st.Store(), st.Fallback()
+	s, fb := st.Store(), st.Hybrid()
 	e := entry("u")
 	mustPut(t, s, e, 0)
 	rp.Freeze()
@@ -428,10 +376,10 @@ func TestStartWithRedisDown(t *testing.T) {
 	rp := testserver.StartRedis(t)
 	rp.Kill(syscall.SIGKILL)
 	o := storage.Options{}
-	fastFallback(&o)
+	fastHybrid(&o)
 	cfg := storage.Config{Mode: storage.ModeHybrid, RedisURL: "redis://" + rp.Addr, RedisPrefix: "down:", DatabaseURL: sqlitePath(t)}
 	st := open(t, cfg, o)
-	s, fb := st.Store(), st.Fallback()
+	s, fb := st.Store(), st.Hybrid()
 	e := entry("u")
 	mustPut(t, s, e, 0)
 	mustPut(t, s, next(e, "v2"), 1)

@@ -1,0 +1,116 @@
+// Package hybrid composes two session stores into one: a fast primary
+// (Redis) that serves, and a durable secondary (SQL) that mirrors every
+// session and takes over when the primary fails. The result, a [Store], is
+// a [store.Store] like any other: the session layer does not know it is
+// talking to two backends, and the store/storetest suite proves it behaves
+// as one.
+//
+//	primary, _ := redisstore.New(client, redisstore.Options{})
+//	secondary, _ := dbstore.Open(ctx, "sessions.db", dbstore.Options{})
+//	h, err := hybrid.New(primary, secondary, hybrid.Options{
+//		OnStateChange: func(engaged bool) { log.Println("serving from SQL:", engaged) },
+//	})
+//	if err != nil { ... }
+//	defer h.Close()
+//	mgr, err := ginsession.NewManager(ginsession.Config{Store: h, ...})
+//
+// Both stores must implement [store.Copier] and [store.UserIndex] (every
+// store of this module does). Most applications do not build a Store by
+// hand: package storage opens one for SESSION_STORAGE=hybrid, with the
+// Redis namespaces and the records that make mode switches safe.
+//
+// # Healthy
+//
+// Reads go to the primary. A write is a compare-and-set on the primary,
+// then a [store.Copier] CopyIn of the same entry into the secondary: within
+// the call by default (write-through), or from a background queue with
+// [Options.WriteBehind]. Deletes and touches go to both. When only the
+// mirror write fails, the call still succeeds and the key goes on a
+// bounded queue, coalesced per key (the latest state wins), that a few
+// workers retry until the secondary answers again; [Store.Status] reports
+// its depth and lag. A primary miss is looked up in the secondary and, when
+// found, copied back into the primary (read-through refill): a primary that
+// lost its data, or a new primary namespace, fills itself on demand.
+//
+// # Primary failure
+//
+// An outage error from the primary (one wrapping [store.ErrUnavailable],
+// or a context deadline: never store.ErrNotFound, store.ErrConflict,
+// store.ErrTooLarge, ...) makes the same call run on the secondary at once,
+// so the caller sees no error. A circuit breaker (sony/gobreaker) opens
+// after [Options.FailureThreshold] consecutive failed reads, or at the
+// first failed write (a write that went to the secondary alone leaves the
+// primary stale for that key). While it is open, the store is engaged:
+// every call goes straight to the secondary without waiting on the
+// primary, and primary calls still in flight are cancelled. Every
+// [Options.ProbeInterval] a probe checks the primary; when it answers, the
+// store recovers (below) and serves from the primary again.
+// [Options.OnStateChange] hears both transitions.
+//
+// # Recovery, and what one instance cannot know
+//
+// Sessions written or deleted during an outage exist in the secondary
+// only. This instance remembers the keys it touched while engaged, but
+// other instances of the application wrote during the same outage, or
+// during a network partition that only they saw, and this instance cannot
+// know their keys. A primary that comes back holding its old data (a
+// frozen server, a partition) holds stale copies of those sessions: a
+// logout undone, a platform switch reverted.
+//
+// So the store namespaces the primary by a generation
+// ([Options.Namespace], [Generation]), recorded in the secondary under a
+// reserved key ([GenerationKey]). Any instance that wrote the secondary
+// without the primary increments it (once per [Options.GenerationInterval]
+// while it keeps doing so, and once more before it recovers), and an
+// instance recovers into the namespace of the newest generation. That
+// namespace holds no copy older than the secondary's, so a stale copy is
+// never read; sessions fill it from the secondary on first use, and the
+// keys this instance touched during the outage are copied ahead of demand.
+// The old namespace is never read again and expires by its entries' TTLs.
+// Healthy instances read the generation every GenerationInterval and move
+// to a newer namespace when they see one.
+//
+// Limits: an instance that did not see the outage serves a stale copy for
+// at most about two GenerationIntervals after another instance's
+// secondary-only write (one for the writer's increment, one for the
+// reader's poll), and a write in that window by both instances to the same
+// session resolves by the secondary's version when the mirror write is
+// refused (write-through returns [store.ErrConflict] and the caller's save
+// retries on the secondary's copy). Every outage leaves the primary cold:
+// each active session costs one secondary read and one primary write on
+// its next use.
+//
+// Without a Namespace, the keys this instance touched are reconciled into
+// the same primary before it serves again (copied from the secondary when
+// present there, deleted from the primary when not, so a logout during the
+// outage is not undone), and versions decide every copy: an older copy
+// never overwrites a newer one. That is sound for a single instance only.
+//
+// # Serving one store alone, and trust
+//
+// An application may also run on one of the two stores for a while (the
+// storage modes redis and database). The generation record keeps that
+// honest for the next hybrid start:
+//
+//   - [MarkPrimaryOnly]: the primary is about to be written without the
+//     secondary, whose copies may go stale from now on.
+//   - [OpenSecondaryOnly] returns the secondary serving alone, a
+//     [SecondaryOnly]: it increments the generation at start and while it
+//     writes, so no primary namespace older than its writes is read again.
+//   - [ResumeGeneration] prepares the record for a [Store] about to start
+//     and returns it for [Options.Generation].
+//
+// [Generation.TrustFrom] is set when the primary served alone: the
+// secondary may then hold copies the primary has since changed or deleted.
+// Secondary copies last active before TrustFrom are not read through; a
+// primary entry last active before TrustFrom is copied into the secondary
+// on its first read, with its activity refreshed, so it is trusted from
+// then on.
+//
+// # Observing
+//
+// [Store.Status] is a snapshot for health checks and metrics: engaged or
+// not, the breaker's state, the generation, the mirror queue's depth, lag
+// and losses, and lifetime counters. Package storage puts it in its health
+// report, and ginsession/metrics exports it as gauges.
+package hybrid
