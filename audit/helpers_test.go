@@ -122,7 +122,7 @@ func newApp(t testing.TB, w *audit.Writer) *app {
 	r := gin.New()
 	r.Use(mgr.Middleware(), platform.Middleware(loader))
 	r.POST("/login/:id", func(c *gin.Context) {
-		if err := ginsession.Login(c, ginsession.User{ID: c.Param("id")}); err != nil {
+		if err := ginsession.Current(c).Login(ginsession.User{ID: c.Param("id")}); err != nil {
 			c.JSON(500, gin.H{"error": err.Error()})
 			return
 		}
@@ -137,14 +137,14 @@ func newApp(t testing.TB, w *audit.Writer) *app {
 		c.JSON(200, gin.H{})
 	})
 	r.POST("/rotate", func(c *gin.Context) {
-		if err := ginsession.Rotate(c); err != nil {
+		if err := ginsession.Current(c).Rotate("rotate"); err != nil {
 			c.JSON(500, gin.H{"error": err.Error()})
 			return
 		}
 		c.JSON(200, gin.H{})
 	})
 	r.POST("/logout", func(c *gin.Context) {
-		if err := ginsession.Logout(c); err != nil {
+		if err := ginsession.Current(c).Logout(); err != nil {
 			c.JSON(500, gin.H{"error": err.Error()})
 			return
 		}

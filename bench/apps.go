@@ -392,7 +392,7 @@ func oursRoutes(m *ginsession.Manager) http.Handler {
 	r.POST(PathLogin, func(c *gin.Context) {
 		id := loginUser(c)
 		u := ginsession.User{ID: strconv.Itoa(id), Username: Username(id), Role: SeedRole}
-		if err := ginsession.Login(c, u); err != nil {
+		if err := ginsession.Current(c).Login(u); err != nil {
 			fail(c, err)
 			return
 		}

@@ -143,12 +143,12 @@ func (a *App) login(c *gin.Context) {
 	if _, was := ginsession.CurrentUser(c); was {
 		// Another login on a logged-in session starts afresh: nothing of
 		// the previous user's session carries over.
-		if err := ginsession.Logout(c); err != nil {
+		if err := ginsession.Current(c).Logout(); err != nil {
 			a.storeDown(c, "login", err)
 			return
 		}
 	}
-	err := ginsession.Login(c, ginsession.User{ID: strconv.FormatInt(u.ID, 10), Username: u.Username, Role: u.Role})
+	err := ginsession.Current(c).Login(ginsession.User{ID: strconv.FormatInt(u.ID, 10), Username: u.Username, Role: u.Role})
 	switch {
 	case errors.Is(err, ginsession.ErrTooManySessions):
 		errorJSON(c, http.StatusTooManyRequests, "too many sessions: log out elsewhere first")
@@ -163,7 +163,7 @@ func (a *App) login(c *gin.Context) {
 
 // POST /api/logout
 func (a *App) logout(c *gin.Context) {
-	if err := ginsession.Logout(c); err != nil {
+	if err := ginsession.Current(c).Logout(); err != nil {
 		a.storeDown(c, "logout", err)
 		return
 	}
@@ -173,7 +173,7 @@ func (a *App) logout(c *gin.Context) {
 
 // POST /api/logout-all
 func (a *App) logoutAll(c *gin.Context) {
-	n, err := ginsession.LogoutEverywhere(c)
+	n, err := ginsession.Current(c).LogoutEverywhere(c.Request.Context())
 	switch {
 	case errors.Is(err, ginsession.ErrNoSession):
 		errorJSON(c, http.StatusUnauthorized, "not logged in")
@@ -242,7 +242,7 @@ func (a *App) userSessions(c *gin.Context) ([]sessionItem, error) {
 	for _, si := range list {
 		it := sessionItem{ID: si.Handle, CreatedAt: rfc3339(si.Created), LastActivity: rfc3339(si.LastActivity),
 			ExpiresAt: rfc3339(si.ExpiresAt), IP: si.IP, UserAgent: si.UserAgent, Current: si.Current}
-		if pc, err := ginsession.InfoValue[platform.Context](si, platform.SessionKey); err == nil {
+		if pc, err := ginsession.DeviceValue[platform.Context](si, platform.SessionKey); err == nil {
 			it.Platform = &pc
 		}
 		out = append(out, it)

@@ -24,7 +24,7 @@ func BenchmarkMiddleware(b *testing.B) {
 	routes := func(r *gin.Engine) {
 		r.GET("/untouched", func(c *gin.Context) { c.Status(204) })
 		r.GET("/login", func(c *gin.Context) {
-			_ = ginsession.Login(c, ginsession.User{ID: "1", Username: "alice", Role: "admin"})
+			_ = ginsession.Current(c).Login(ginsession.User{ID: "1", Username: "alice", Role: "admin"})
 			s := ginsession.Current(c)
 			_ = s.Set("platform_connection_id", 1)
 			_ = s.Set("platform_name", "mastodon-main")

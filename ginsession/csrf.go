@@ -31,9 +31,6 @@ func newCSRFRaw(m *Manager) []byte {
 	return raw
 }
 
-// CSRFToken returns the request session's CSRF token: see Session.CSRFToken.
-func CSRFToken(c *gin.Context) (string, error) { return Current(c).CSRFToken() }
-
 // CSRFToken returns the session's CSRF token (16 random bytes, base64url),
 // creating it with the session if needed. Login and rotation renew it.
 func (s *Session) CSRFToken() (string, error) {

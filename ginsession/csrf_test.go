@@ -28,7 +28,7 @@ func csrfRouter(t *testing.T, a *app) *gin.Engine {
 	r := gin.New()
 	r.Use(a.mgr.Middleware(), csrf)
 	r.GET("/token", func(c *gin.Context) {
-		tok, err := ginsession.CSRFToken(c)
+		tok, err := ginsession.Current(c).CSRFToken()
 		require.NoError(t, err)
 		c.String(200, tok)
 	})

@@ -22,7 +22,7 @@ func ExampleRequireCSRF() {
 	r := gin.New()
 	r.Use(ginsession.New(ginsession.Config{Store: st, Keyring: keys}), csrf)
 	r.GET("/form", func(c *gin.Context) {
-		tok, err := ginsession.CSRFToken(c)
+		tok, err := ginsession.Current(c).CSRFToken()
 		if err != nil {
 			c.String(503, "try again")
 			return
@@ -64,7 +64,7 @@ func ExampleManager_RevokeUser() {
 	r := gin.New()
 	r.Use(m.Middleware())
 	r.POST("/login", func(c *gin.Context) {
-		_ = ginsession.Login(c, ginsession.User{ID: "7", Username: "carol"})
+		_ = ginsession.Current(c).Login(ginsession.User{ID: "7", Username: "carol"})
 	})
 	r.POST("/admin/revoke/:user", func(c *gin.Context) { // behind your admin check
 		n, err := m.RevokeUser(c.Request.Context(), c.Param("user"), "")

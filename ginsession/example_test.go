@@ -95,14 +95,14 @@ func ExampleGet() {
 	// [book book] 25.00
 }
 
-func ExampleLogin() {
+func ExampleSession_Login() {
 	st, keys, done := exampleSetup()
 	defer done()
 	r := gin.New()
 	r.Use(ginsession.New(ginsession.Config{Store: st, Keyring: keys}))
 	r.POST("/login", func(c *gin.Context) {
 		// Check the password first; then:
-		if err := ginsession.Login(c, ginsession.User{ID: "1", Username: "alice", Role: "admin"}); err != nil {
+		if err := ginsession.Current(c).Login(ginsession.User{ID: "1", Username: "alice", Role: "admin"}); err != nil {
 			c.String(500, "login failed")
 			return
 		}
@@ -116,7 +116,7 @@ func ExampleLogin() {
 		c.String(200, "anonymous")
 	})
 	r.POST("/logout", func(c *gin.Context) {
-		_ = ginsession.Logout(c)
+		_ = ginsession.Current(c).Logout()
 		c.String(200, "bye")
 	})
 	browse(r, "/me", "+/login", "/me", "+/logout", "/me")
@@ -128,7 +128,7 @@ func ExampleLogin() {
 	// anonymous
 }
 
-func ExampleRotate() {
+func ExampleSession_Rotate() {
 	st, keys, done := exampleSetup()
 	defer done()
 	var log []string
@@ -143,7 +143,7 @@ func ExampleRotate() {
 	r.POST("/sudo", func(c *gin.Context) {
 		s := ginsession.Current(c)
 		_ = s.Set("elevated", true)
-		if err := ginsession.Rotate(c); err != nil {
+		if err := ginsession.Current(c).Rotate("rotate"); err != nil {
 			c.String(500, "rotation failed")
 			return
 		}

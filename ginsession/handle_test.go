@@ -20,7 +20,7 @@ func TestHandleLoadsTheSession(t *testing.T) {
 	require.NoError(t, err)
 	r := gin.New()
 	r.Use(m.Middleware())
-	r.POST("/login", func(c *gin.Context) { require.NoError(t, ginsession.Login(c, ginsession.User{ID: "1"})) })
+	r.POST("/login", func(c *gin.Context) { require.NoError(t, ginsession.Current(c).Login(ginsession.User{ID: "1"})) })
 	r.GET("/handle", func(c *gin.Context) { c.String(200, ginsession.Current(c).Handle()) })
 	r.GET("/list", func(c *gin.Context) {
 		list, err := m.UserSessions(c.Request.Context(), "1")

@@ -33,16 +33,9 @@ var ErrNoUser = errors.New("ginsession: user has no id")
 // store.ErrTooLarge.
 const MaxUserIDLen = 64<<10 - 64
 
-// Login logs the request's session in as u: see Session.Login.
-func Login(c *gin.Context, u User) error { return Current(c).Login(u) }
-
-// Logout ends the request's session: see Session.Logout.
-func Logout(c *gin.Context) error { return Current(c).Logout() }
-
-// Rotate gives the request's session a new token: see Session.Rotate.
-func Rotate(c *gin.Context) error { return Current(c).Rotate("rotate") }
-
-// CurrentUser returns the logged-in user, if any.
+// CurrentUser returns the request's logged-in user, if any: the shortcut
+// for the common check. A store error counts as "not logged in" here; use
+// Current(c).User() to tell them apart.
 func CurrentUser(c *gin.Context) (User, bool) {
 	u, err := Current(c).User()
 	return u, err == nil && u.ID != ""

@@ -20,7 +20,7 @@ import (
 // seedLogin is the benchmark's login: the user and the three platform
 // values a login handler sets right after.
 func seedLogin(c *gin.Context) error {
-	if err := ginsession.Login(c, ginsession.User{ID: "1", Username: "alice", Role: "admin"}); err != nil {
+	if err := ginsession.Current(c).Login(ginsession.User{ID: "1", Username: "alice", Role: "admin"}); err != nil {
 		return err
 	}
 	s := ginsession.Current(c)
@@ -118,7 +118,7 @@ func TestLoginThenSameRequest(t *testing.T) {
 	r := gin.New()
 	r.Use(a.mgr.Middleware())
 	login := func(c *gin.Context) bool {
-		if err := ginsession.Login(c, ginsession.User{ID: "7"}); err != nil {
+		if err := ginsession.Current(c).Login(ginsession.User{ID: "7"}); err != nil {
 			c.String(500, err.Error())
 			return false
 		}
@@ -139,7 +139,7 @@ func TestLoginThenSameRequest(t *testing.T) {
 		c.JSON(200, list)
 	})
 	r.POST("/login-logout", func(c *gin.Context) {
-		if login(c) && ginsession.Logout(c) == nil {
+		if login(c) && ginsession.Current(c).Logout() == nil {
 			c.String(200, "out")
 		}
 	})
@@ -148,7 +148,7 @@ func TestLoginThenSameRequest(t *testing.T) {
 			return
 		}
 		require.NoError(t, ginsession.Current(c).Set("k", "v"))
-		require.NoError(t, ginsession.Rotate(c))
+		require.NoError(t, ginsession.Current(c).Rotate("rotate"))
 		c.String(200, "rotated")
 	})
 	r.POST("/login-stream", func(c *gin.Context) {
@@ -300,15 +300,15 @@ func TestUserFollowsIdentity(t *testing.T) {
 		if u := user(s); u.ID != "" {
 			assert.Equal(t, "alice", u.Username)
 			assert.Zero(t, testing.AllocsPerRun(10, func() { user(s) }), "the user load decoded is kept")
-			require.NoError(t, ginsession.Logout(c))
+			require.NoError(t, ginsession.Current(c).Logout())
 		}
 		assert.Equal(t, ginsession.User{}, user(s))
-		require.NoError(t, ginsession.Login(c, ginsession.User{ID: "1", Username: "bob"}))
+		require.NoError(t, ginsession.Current(c).Login(ginsession.User{ID: "1", Username: "bob"}))
 		assert.Equal(t, "bob", user(s).Username)
 		assert.Zero(t, testing.AllocsPerRun(10, func() { user(s) }), "the user Login encoded is kept")
-		require.NoError(t, ginsession.Logout(c))
+		require.NoError(t, ginsession.Current(c).Logout())
 		assert.Equal(t, ginsession.User{}, user(s))
-		require.NoError(t, ginsession.Login(c, ginsession.User{ID: "2", Username: "alice"}))
+		require.NoError(t, ginsession.Current(c).Login(ginsession.User{ID: "2", Username: "alice"}))
 		assert.Equal(t, "alice", user(s).Username)
 		c.Status(204)
 	})
@@ -405,7 +405,7 @@ func TestLegacyRecord(t *testing.T) {
 	r.Use(a.mgr.Middleware())
 	r.POST("/sensitive", ginsession.RequireRecentLogin(10*time.Minute), func(c *gin.Context) { c.String(200, "done") })
 	r.POST("/rotate", func(c *gin.Context) {
-		require.NoError(t, ginsession.Rotate(c))
+		require.NoError(t, ginsession.Current(c).Rotate("rotate"))
 		c.Status(204)
 	})
 	srv := newServer(t, r)

@@ -261,7 +261,7 @@ func TestRotationKeepsAbsoluteDeadline(t *testing.T) {
 		_ = s.Set("x", 1)
 		require.NoError(t, s.Save())
 		before, _, _ = s.Info()
-		require.NoError(t, ginsession.Rotate(c))
+		require.NoError(t, ginsession.Current(c).Rotate("rotate"))
 		after, _, _ = s.Info()
 		c.Status(204)
 	})

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/vedfolnir/sessions/store"
 )
 
@@ -37,9 +36,9 @@ const (
 	LimitRejectNew
 )
 
-// SessionInfo describes one live session of a user, for a "your devices"
-// page. It never carries a token.
-type SessionInfo struct {
+// Device is one live session of a user as a "your devices" page lists it
+// ([Manager.UserSessions]): where and when it was used, never its token.
+type Device struct {
 	Handle       string    `json:"id"`
 	Created      time.Time `json:"created_at"`
 	LastActivity time.Time `json:"last_activity"`
@@ -51,9 +50,9 @@ type SessionInfo struct {
 	limits       store.Limits
 }
 
-// InfoValue decodes an application value of a listed session (its platform,
-// say) into a T.
-func InfoValue[T any](si SessionInfo, key string) (T, error) {
+// DeviceValue decodes an application value of a listed session (its
+// platform, say) into a T.
+func DeviceValue[T any](si Device, key string) (T, error) {
 	var v T
 	raw := si.values[key]
 	if raw == nil || key == "" || key[0] == 0 {
@@ -71,7 +70,7 @@ func (m *Manager) userIndex() (store.UserIndex, error) {
 
 // UserSessions lists the user's live sessions, oldest first. Device details
 // come from sessions stored with Config.RecordDevice.
-func (m *Manager) UserSessions(ctx context.Context, userID string) ([]SessionInfo, error) {
+func (m *Manager) UserSessions(ctx context.Context, userID string) ([]Device, error) {
 	ix, err := m.userIndex()
 	if err != nil {
 		return nil, err
@@ -81,7 +80,7 @@ func (m *Manager) UserSessions(ctx context.Context, userID string) ([]SessionInf
 		return nil, wrap("list sessions", err)
 	}
 	now := m.cfg.Now()
-	out := make([]SessionInfo, 0, len(entries))
+	out := make([]Device, 0, len(entries))
 	for _, e := range entries {
 		if e.Expired(now) || e.UserID != userID {
 			continue
@@ -90,7 +89,7 @@ func (m *Manager) UserSessions(ctx context.Context, userID string) ([]SessionInf
 		if !ok {
 			continue
 		}
-		si := SessionInfo{Handle: store.Handle(e.Key), Created: e.Created, LastActivity: e.LastActivity,
+		si := Device{Handle: store.Handle(e.Key), Created: e.Created, LastActivity: e.LastActivity,
 			ExpiresAt: e.Deadline(), values: vals, limits: m.cfg.Limits}
 		var d device
 		if raw := vals[keyDevice]; raw != nil && store.DecodeValue(raw, &d, m.cfg.Limits) == nil {
@@ -184,7 +183,7 @@ func (m *Manager) RevokeUser(ctx context.Context, userID, keep string) (int, err
 
 // UserSessions lists the sessions of the request's user, marking the
 // caller's own. Anonymous sessions get ErrNoSession.
-func (s *Session) UserSessions(ctx context.Context) ([]SessionInfo, error) {
+func (s *Session) UserSessions(ctx context.Context) ([]Device, error) {
 	userID, handle, err := s.identity()
 	if err != nil {
 		return nil, err
@@ -206,15 +205,14 @@ func (s *Session) RevokeOthers(ctx context.Context) (int, error) {
 	return s.m.RevokeUser(ctx, userID, handle)
 }
 
-// LogoutEverywhere ends every session of the request's user, this one
+// LogoutEverywhere ends every session of the session's user, this one
 // included, and expires the cookie.
-func LogoutEverywhere(c *gin.Context) (int, error) {
-	s := Current(c)
+func (s *Session) LogoutEverywhere(ctx context.Context) (int, error) {
 	userID, _, err := s.identity()
 	if err != nil {
 		return 0, err
 	}
-	n, err := s.m.RevokeUser(c.Request.Context(), userID, "")
+	n, err := s.m.RevokeUser(ctx, userID, "")
 	if err != nil {
 		return n, err
 	}

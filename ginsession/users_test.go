@@ -84,7 +84,7 @@ func TestRevokeOthersKeepsCurrent(t *testing.T) {
 		a := userApp(t, mk(t), nil)
 		r := gin.New()
 		r.Use(a.mgr.Middleware())
-		var listed []ginsession.SessionInfo
+		var listed []ginsession.Device
 		r.POST("/others", func(c *gin.Context) {
 			n, err := ginsession.Current(c).RevokeOthers(c)
 			require.NoError(t, err)
@@ -260,7 +260,7 @@ func TestRequireRecentLogin(t *testing.T) {
 	r := gin.New()
 	r.Use(a.mgr.Middleware())
 	r.POST("/login/:id", func(c *gin.Context) {
-		require.NoError(t, ginsession.Login(c, ginsession.User{ID: c.Param("id")}))
+		require.NoError(t, ginsession.Current(c).Login(ginsession.User{ID: c.Param("id")}))
 	})
 	r.POST("/sensitive", ginsession.RequireRecentLogin(10*time.Minute), func(c *gin.Context) { c.String(200, "done") })
 	srv := newServer(t, r)

@@ -41,7 +41,7 @@ func BenchmarkMiddleware(b *testing.B) {
 
 	r := gin.New()
 	r.Use(mgr.Middleware())
-	r.POST("/login", func(c *gin.Context) { _ = ginsession.Login(c, ginsession.User{ID: "1"}) })
+	r.POST("/login", func(c *gin.Context) { _ = ginsession.Current(c).Login(ginsession.User{ID: "1"}) })
 	r.POST("/switch", pm.Middleware(), func(c *gin.Context) { _, _ = platform.Switch(c, 1) })
 	r.GET("/plain", func(c *gin.Context) {
 		u, _ := ginsession.CurrentUser(c)

@@ -47,7 +47,7 @@ func ExampleMiddleware() {
 	r.Use(ginsession.New(ginsession.Config{Store: st, Keyring: keys}))
 	r.Use(platform.Middleware(loader))
 	r.POST("/login", func(c *gin.Context) {
-		_ = ginsession.Login(c, ginsession.User{ID: "1", Username: "alice"})
+		_ = ginsession.Current(c).Login(ginsession.User{ID: "1", Username: "alice"})
 		c.String(200, "logged in")
 	})
 	r.POST("/platform/:id", func(c *gin.Context) {

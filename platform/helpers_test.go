@@ -179,14 +179,14 @@ func newAppLoader(t testing.TB, loader platform.Loader, opts platform.Options) *
 func routes(r *gin.Engine) {
 	r.GET("/untouched", func(c *gin.Context) { c.String(200, "ok") })
 	r.POST("/login/:id", func(c *gin.Context) {
-		if err := ginsession.Login(c, ginsession.User{ID: c.Param("id")}); err != nil {
+		if err := ginsession.Current(c).Login(ginsession.User{ID: c.Param("id")}); err != nil {
 			c.JSON(500, gin.H{"error": err.Error()})
 			return
 		}
 		c.JSON(200, gin.H{})
 	})
 	r.POST("/logout", func(c *gin.Context) {
-		_ = ginsession.Logout(c)
+		_ = ginsession.Current(c).Logout()
 		c.JSON(200, gin.H{})
 	})
 	r.GET("/platform", platform.Require(), func(c *gin.Context) {

@@ -1495,7 +1495,7 @@ func attackUserAgents(t *T, e *env) {
 		uid := "ua" + strconv.Itoa(i)
 		c.login(uid)
 		r := must(t, c.get("/sessions"), 200)
-		var list []ginsession.SessionInfo
+		var list []ginsession.Device
 		r.json(t, &list)
 		if assert.Len(t, list, 1) {
 			assert.Equal(t, ua, list[0].UserAgent, "the user agent is stored and returned literally")
@@ -1553,7 +1553,7 @@ func attackSpecialIDs(t *T, e *env) {
 	}
 	for _, id := range ids {
 		r := must(t, clients[id][0].get("/sessions"), 200)
-		var list []ginsession.SessionInfo
+		var list []ginsession.Device
 		r.json(t, &list)
 		assert.Len(t, list, 2, "%q lists exactly its own two sessions", id)
 	}
@@ -1604,7 +1604,7 @@ func attackSpoofedIP(t *T, e *env) {
 	h := http.Header{"X-Forwarded-For": {"203.0.113.7"}, "X-Real-Ip": {"203.0.113.7"}, ginsession.CSRFHeader: {c.csrf}}
 	must(t, c.send("POST", "/login", []byte("alice"), h), 200)
 	r := must(t, c.send("GET", "/sessions", nil, h), 200)
-	var list []ginsession.SessionInfo
+	var list []ginsession.Device
 	r.json(t, &list)
 	if assert.Len(t, list, 1) {
 		assert.Equal(t, "127.0.0.1", list[0].IP, "the recorded device IP")

@@ -232,7 +232,7 @@ func fail(c *gin.Context, err error) {
 func (a *app) routes(r *gin.Engine) {
 	r.GET("/ip", func(c *gin.Context) { c.String(200, c.ClientIP()) })
 	r.GET("/csrf", func(c *gin.Context) {
-		tok, err := ginsession.CSRFToken(c)
+		tok, err := ginsession.Current(c).CSRFToken()
 		if err != nil {
 			fail(c, err)
 			return
@@ -296,7 +296,7 @@ func (a *app) routes(r *gin.Engine) {
 			}
 		}
 		if c.Query("then") == "rotate" {
-			if err := ginsession.Rotate(c); err != nil {
+			if err := ginsession.Current(c).Rotate("rotate"); err != nil {
 				fail(c, err)
 				return
 			}
@@ -319,11 +319,11 @@ func (a *app) routes(r *gin.Engine) {
 			c.AbortWithStatus(400)
 			return
 		}
-		if err := ginsession.Login(c, ginsession.User{ID: string(body), Username: "name", Role: "user"}); err != nil {
+		if err := ginsession.Current(c).Login(ginsession.User{ID: string(body), Username: "name", Role: "user"}); err != nil {
 			fail(c, err)
 			return
 		}
-		tok, err := ginsession.CSRFToken(c)
+		tok, err := ginsession.Current(c).CSRFToken()
 		if err != nil {
 			fail(c, err)
 			return
@@ -331,14 +331,14 @@ func (a *app) routes(r *gin.Engine) {
 		c.JSON(200, gin.H{"csrf": tok})
 	})
 	r.POST("/logout", func(c *gin.Context) {
-		if err := ginsession.Logout(c); err != nil {
+		if err := ginsession.Current(c).Logout(); err != nil {
 			fail(c, err)
 			return
 		}
 		c.JSON(200, gin.H{"ok": true})
 	})
 	r.POST("/logout-all", func(c *gin.Context) {
-		n, err := ginsession.LogoutEverywhere(c)
+		n, err := ginsession.Current(c).LogoutEverywhere(c.Request.Context())
 		if err != nil {
 			fail(c, err)
 			return

@@ -39,8 +39,8 @@ func ExampleHandler() {
 	r := gin.New()
 	r.Use(mgr.Middleware())
 	r.GET("/api/events", live.Handler(broker, live.Options{}))
-	r.POST("/login", func(c *gin.Context) { _ = ginsession.Login(c, ginsession.User{ID: "1"}) })
-	r.POST("/logout", func(c *gin.Context) { _ = ginsession.Logout(c) })
+	r.POST("/login", func(c *gin.Context) { _ = ginsession.Current(c).Login(ginsession.User{ID: "1"}) })
+	r.POST("/logout", func(c *gin.Context) { _ = ginsession.Current(c).Logout() })
 	r.POST("/switch", func(c *gin.Context) {
 		// What platform.Switch does after its checks.
 		if _, ok := ginsession.CurrentUser(c); ok {

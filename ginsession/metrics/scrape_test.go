@@ -58,14 +58,14 @@ func TestScrapeAfterRealRequests(t *testing.T) {
 		c.String(200, ginsession.GetOr(ginsession.Current(c), "k", "none"))
 	})
 	api.POST("/login", func(c *gin.Context) {
-		if err := ginsession.Login(c, ginsession.User{ID: "7"}); err != nil {
+		if err := ginsession.Current(c).Login(ginsession.User{ID: "7"}); err != nil {
 			c.String(500, err.Error())
 			return
 		}
 		c.String(200, "in")
 	})
 	api.POST("/logout", func(c *gin.Context) {
-		if err := ginsession.Logout(c); err != nil {
+		if err := ginsession.Current(c).Logout(); err != nil {
 			c.String(500, err.Error())
 			return
 		}

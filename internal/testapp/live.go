@@ -76,14 +76,14 @@ func NewLive(t testing.TB, dbURL string, kr *store.Keyring, b store.Broker, opts
 		}
 		c.JSON(200, gin.H{})
 	}
-	r.POST("/login/:id", func(c *gin.Context) { ok(c, ginsession.Login(c, ginsession.User{ID: c.Param("id")})) })
+	r.POST("/login/:id", func(c *gin.Context) { ok(c, ginsession.Current(c).Login(ginsession.User{ID: c.Param("id")})) })
 	r.POST("/platform/:id", func(c *gin.Context) {
 		id, _ := strconv.ParseInt(c.Param("id"), 10, 64)
 		_, err := platform.Switch(c, id)
 		ok(c, err)
 	})
-	r.POST("/rotate", func(c *gin.Context) { ok(c, ginsession.Rotate(c)) })
-	r.POST("/logout", func(c *gin.Context) { ok(c, ginsession.Logout(c)) })
+	r.POST("/rotate", func(c *gin.Context) { ok(c, ginsession.Current(c).Rotate("rotate")) })
+	r.POST("/logout", func(c *gin.Context) { ok(c, ginsession.Current(c).Logout()) })
 	r.POST("/anon", func(c *gin.Context) { ok(c, ginsession.Current(c).Set("k", "v")) })
 	r.DELETE("/sessions/:handle", func(c *gin.Context) {
 		u, _ := ginsession.CurrentUser(c)

@@ -27,14 +27,14 @@ func Keyring(t testing.TB) *store.Keyring {
 // or "anonymous"). A failure answers 500 with the error.
 func IdentityRoutes(r gin.IRoutes) {
 	r.POST("/login/:id", func(c *gin.Context) {
-		if err := ginsession.Login(c, ginsession.User{ID: c.Param("id"), Username: "u" + c.Param("id"), Role: "user"}); err != nil {
+		if err := ginsession.Current(c).Login(ginsession.User{ID: c.Param("id"), Username: "u" + c.Param("id"), Role: "user"}); err != nil {
 			c.String(500, err.Error())
 			return
 		}
 		c.String(200, "in")
 	})
 	r.POST("/logout", func(c *gin.Context) {
-		if err := ginsession.Logout(c); err != nil {
+		if err := ginsession.Current(c).Logout(); err != nil {
 			c.String(500, err.Error())
 			return
 		}
