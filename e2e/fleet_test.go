@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -24,6 +25,9 @@ import (
 type fleet struct {
 	redis *testserver.RedisProc
 	apps  []*app
+	// front, when set, is a balancer in front of apps: clients then send
+	// every request to it.
+	front string
 }
 
 func startFleet(t *testing.T, n int) *fleet {
@@ -130,9 +134,8 @@ func (fl *fleet) run(t *testing.T, clients int, d time.Duration, fault func()) *
 	fig := &fleetFigures{}
 	cs := make([]*fleetClient, clients)
 	for i := range cs {
-		cs[i] = newFleetClient(t, fl.apps[i%len(fl.apps)].base)
+		cs[i] = newFleetClient(t, fl.base(i))
 	}
-	n := len(fl.apps)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for i, c := range cs {
@@ -143,8 +146,8 @@ func (fl *fleet) run(t *testing.T, clients int, d time.Duration, fault func()) *
 					return
 				default:
 				}
-				w, r := fl.apps[(i+k)%n], fl.apps[(i+k+1)%n]
-				switch code := c.put(w.base, k); {
+				w, r := fl.base(i+k), fl.base(i+k+1)
+				switch code := c.put(w, k); {
 				case code == http.StatusNoContent:
 					c.acked = k
 					fig.acked.Add(1)
@@ -153,16 +156,16 @@ func (fl *fleet) run(t *testing.T, clients int, d time.Duration, fault func()) *
 					fig.failedWrites.Add(1)
 				default:
 					fig.failedWrites.Add(1)
-					fig.note("client %d: write %d through %s: %d", i, k, w.base, code)
+					fig.note("client %d: write %d through %s: %d", i, k, w, code)
 				}
-				code, v := c.get(r.base)
+				code, v := c.get(r)
 				switch {
 				case code == http.StatusOK && v < c.acked:
 					fig.staleReads.Add(1)
-					fig.note("client %d: wrote %d, read %d through %s", i, c.acked, v, r.base)
+					fig.note("client %d: wrote %d, read %d through %s", i, c.acked, v, r)
 				case code == http.StatusNotFound && c.acked > 0:
 					fig.lostSessions.Add(1)
-					fig.note("client %d: session lost after write %d (read through %s)", i, c.acked, r.base)
+					fig.note("client %d: session lost after write %d (read through %s)", i, c.acked, r)
 				case code >= 500 || code == 0:
 					fig.fivexx.Add(1)
 				}
@@ -186,6 +189,15 @@ func (fl *fleet) run(t *testing.T, clients int, d time.Duration, fault func()) *
 		}
 	}
 	return fig
+}
+
+// base is where request k of a client goes: the balancer, or the
+// instances in turn.
+func (fl *fleet) base(k int) string {
+	if fl.front != "" {
+		return fl.front
+	}
+	return fl.apps[k%len(fl.apps)].base
 }
 
 // waitHealthy polls every instance's health report until each says "ok",
@@ -310,5 +322,37 @@ func TestFleetClusterFailover(t *testing.T) {
 	}
 	if recovered > 3*time.Second {
 		t.Errorf("healthy %v after the promotion, want < 3 s", recovered)
+	}
+}
+
+// The same outage with nginx round-robin in front of the three instances:
+// clients know only the balancer.
+func TestFleetBehindNginx(t *testing.T) {
+	fl := startFleet(t, 3)
+	var ups []string
+	for _, a := range fl.apps {
+		ups = append(ups, strings.TrimPrefix(a.base, "http://"))
+	}
+	fl.front = "http://" + testserver.StartNginx(t, ups...)
+	var recovered time.Duration
+	fig := fl.run(t, 12, 12*time.Second, func() {
+		fl.redis.Kill(syscall.SIGKILL)
+		time.Sleep(3 * time.Second)
+		fl.redis.Restart()
+		recovered = fl.waitHealthy(t, 10*time.Second)
+	})
+	t.Logf("through nginx: acked writes %d, failed writes %d, 5xx %d, lost sessions %d, stale reads %d, lost acked writes %d, recovered %v after the restart",
+		fig.acked.Load(), fig.failedWrites.Load(), fig.fivexx.Load(), fig.lostSessions.Load(), fig.staleReads.Load(), fig.lostAcked.Load(), recovered.Round(time.Millisecond))
+	for _, e := range fig.examples {
+		t.Log("  " + e)
+	}
+	if fig.acked.Load() == 0 {
+		t.Fatal("no write was acknowledged")
+	}
+	for name, v := range map[string]int64{"5xx": fig.fivexx.Load(), "lost sessions": fig.lostSessions.Load(),
+		"stale reads": fig.staleReads.Load(), "lost acked writes": fig.lostAcked.Load(), "failed writes": fig.failedWrites.Load()} {
+		if v != 0 {
+			t.Errorf("%s: %d, want 0", name, v)
+		}
 	}
 }
