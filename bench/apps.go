@@ -32,6 +32,8 @@ import (
 	"github.com/vedfolnir/sessions/ginsession"
 	"github.com/vedfolnir/sessions/redisstore"
 	"github.com/vedfolnir/sessions/store"
+
+	_ "modernc.org/sqlite" // ours-sqlite opens an SQLite file
 )
 
 // Routes every implementation serves, with the same meaning everywhere.

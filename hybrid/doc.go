@@ -77,9 +77,9 @@
 // through an outage and its recovery: no instance serves a primary copy
 // older than a write another instance acknowledged. An instance that writes
 // the secondary alone first holds a lease in the generation record (a new
-// lease is announced for 2 × FleetPollInterval before its first write is
+// lease is announced for [Options.FleetWindow] before its first write is
 // acknowledged); while any lease is live, or an instance has not read the
-// record for 2 × FleetPollInterval, or it has just moved namespace, it
+// record for FleetWindow, or it has just moved namespace, it
 // checks every primary copy against the secondary and serves the newer
 // version. A holder that recovers increments the generation and removes
 // its lease; a lease that expires (its holder died) is removed, with one
@@ -97,7 +97,7 @@
 //
 // Costs: a secondary read per request while a lease is live, about
 // [Options.LeaseDuration] past the last secondary-only write; the first
-// secondary-only write of an outage waits 2 × FleetPollInterval; every
+// secondary-only write of an outage waits FleetWindow; every
 // outage leaves the primary cold: each active session costs one secondary
 // read and one primary write on its next use.
 //

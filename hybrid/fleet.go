@@ -19,13 +19,13 @@ import (
 //  1. The lease. Before it acknowledges a secondary-only write, an
 //     instance makes sure the record holds a live lease (LeaseUntil, wall
 //     clock, at least LeaseDuration/2 ahead; renewed on later writes). When
-//     it had to start a new lease, it waits 2 × FleetPollInterval after the
+//     it had to start a new lease, it waits FleetWindow after the
 //     lease is stored before acknowledging: every other instance polls the
 //     record each FleetPollInterval, so by then each has seen the lease, or
 //     has gone that long without a poll, which makes it suspicious anyway.
 //  2. Suspicion. An instance is suspicious while the record's lease is
 //     live (within ClockSkew), while its own last successful poll is older
-//     than 2 × FleetPollInterval, and for 2 × FleetPollInterval after it
+//     than FleetWindow, and for FleetWindow after it
 //     moved to another namespace. A suspicious instance reads both stores
 //     and serves the higher version (repairing the primary), so the
 //     secondary, which holds every acknowledged write (write-through),
@@ -44,10 +44,10 @@ import (
 // WriteBehind an acknowledged write may not be in the secondary yet);
 // instance clocks within ClockSkew of each other; LeaseDuration/2 longer
 // than ClockSkew; and polls that complete: an instance whose poll is
-// delayed past 2 × FleetPollInterval (a stalled process) reads both stores
+// delayed past FleetWindow (a stalled process) reads both stores
 // until it polls again. It costs a secondary read per request from the
 // start of an outage until the last lease is removed, and an instance's
-// first secondary-only write of an outage waits 2 × FleetPollInterval.
+// first secondary-only write of an outage waits FleetWindow.
 
 // fleet is the instance's view of the coordination record.
 type fleet struct {
@@ -79,7 +79,7 @@ func (h *Store) suspicious() bool {
 	if !h.coordinated() {
 		return false
 	}
-	window := int64(2 * h.opts.FleetPollInterval)
+	window := int64(h.opts.FleetWindow)
 	now := h.fl.mono()
 	if now-h.fl.lastPoll.Load() > window || now-h.fl.movedAt.Load() < window {
 		return true
@@ -100,22 +100,23 @@ func (h *Store) armLease(ctx context.Context) error {
 	if f.ownUntil-now < h.opts.LeaseDuration.Milliseconds()/2 {
 		until := now + h.opts.LeaseDuration.Milliseconds()
 		fresh := false
-		c, cancel := h.mirrorCtx(ctx)
-		_, err := updateGeneration(c, h.sec.s, func(r *generationRecord) {
+		// The caller's deadline, not MirrorTimeout: at the start of an
+		// outage every request queues on the secondary at once, and this
+		// write is what lets them all through.
+		_, err := updateGeneration(ctx, h.sec.s, func(r *generationRecord) {
 			fresh = r.leaseEnd()+h.opts.ClockSkew.Milliseconds() < now
 			if r.Leases == nil {
 				r.Leases = map[string]int64{}
 			}
 			r.Leases[f.id] = max(r.Leases[f.id], until)
 		})
-		cancel()
 		if err != nil {
 			return err
 		}
 		f.ownUntil = until
 		f.leaseUntil.Store(max(f.leaseUntil.Load(), until))
 		if fresh {
-			f.armedAt = f.mono() + int64(2*h.opts.FleetPollInterval)
+			f.armedAt = f.mono() + int64(h.opts.FleetWindow)
 		}
 	}
 	if wait := time.Duration(f.armedAt - f.mono()); wait > 0 {

@@ -70,11 +70,17 @@ type Options struct {
 	// FleetPollInterval is how often a store with a Namespace reads the
 	// generation record to follow the fleet: the generation, and the lease
 	// of instances writing the secondary alone (the package documentation
-	// tells how they coordinate). A store whose last read is older than
-	// twice this checks primary copies against the secondary; an instance
-	// that starts a lease waits twice this before it acknowledges its first
-	// secondary-only write. Default 100ms.
+	// tells how they coordinate). Default 100ms.
 	FleetPollInterval time.Duration
+
+	// FleetWindow is how old a store's last successful read of the record
+	// may be before it checks primary copies against the secondary, how
+	// long it keeps checking after moving namespace, and how long an
+	// instance that starts a lease announces it before acknowledging its
+	// first secondary-only write. At least twice FleetPollInterval; the
+	// margin above that absorbs slow reads of a loaded secondary. Default
+	// 5 × FleetPollInterval.
+	FleetWindow time.Duration
 
 	// LeaseDuration is how long a secondary-only writer's lease lasts past
 	// its latest renewal (renewed when less than half is left). Other
@@ -141,6 +147,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FleetPollInterval <= 0 {
 		o.FleetPollInterval = 100 * time.Millisecond
+	}
+	if o.FleetWindow < 2*o.FleetPollInterval {
+		o.FleetWindow = 5 * o.FleetPollInterval
 	}
 	if o.ClockSkew <= 0 {
 		o.ClockSkew = 500 * time.Millisecond
