@@ -223,6 +223,16 @@
     setInterval(() => { if (!document.hidden) refreshLists(); }, 20000);
     document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshLists(); });
   }
+  if (!dashboard) {
+    // A visitor has no stored session, so no stream of its own: a login in
+    // another tab is noticed when this tab is shown again.
+    document.addEventListener("visibilitychange", async () => {
+      if (document.hidden) return;
+      const r = await api("GET", "/api/session");
+      if (r.ok && r.data.authenticated) location.assign("/");
+    });
+    return;
+  }
   if (!window.EventSource) return;
   const live = $("#live-status");
   const status = (on) => { if (live) { live.textContent = on ? "live" : "reconnecting…"; live.classList.toggle("on", on); } };
