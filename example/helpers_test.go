@@ -93,9 +93,18 @@ func (w tWriter) Write(p []byte) (int, error) {
 // and serves it on 127.0.0.1.
 func startApp(t testing.TB, vars map[string]string) *env {
 	t.Helper()
+	return startAppWith(t, vars, nil)
+}
+
+// startAppWith is startApp with tweak applied to the configuration.
+func startAppWith(t testing.TB, vars map[string]string, tweak func(*appConfig)) *env {
+	t.Helper()
 	cfg, err := configFromLookup(mapLookup(vars), quietLogger(t))
 	if err != nil {
 		t.Fatalf("config: %v", err)
+	}
+	if tweak != nil {
+		tweak(&cfg)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

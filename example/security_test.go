@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vedfolnir/sessions/store"
+)
+
+// Attacks on the reference app itself, through its real routes.
+
+// storedCounts counts the stored sessions (SQL rows, and Redis keys under
+// the app's prefix when Redis is configured) and the audit rows.
+func storedCounts(t *testing.T, e *env) (sqlRows, redisKeys, auditRows int) {
+	t.Helper()
+	e.flushAudit(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if e.app.cfg.Storage != modeRedis {
+		if err := e.app.sqlDB.QueryRowContext(ctx, `SELECT count(*) FROM sessions`).Scan(&sqlRows); err != nil {
+			t.Fatalf("count sessions: %v", err)
+		}
+	}
+	if e.app.redis != nil {
+		prefix, _ := e.app.cfg.lookup("REDIS_SESSION_PREFIX")
+		iter := e.app.redis.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			redisKeys++
+		}
+		if err := iter.Err(); err != nil {
+			t.Fatalf("scan: %v", err)
+		}
+	}
+	if err := e.app.sqlDB.QueryRowContext(ctx, `SELECT count(*) FROM session_audit`).Scan(&auditRows); err != nil {
+		t.Fatalf("count audit rows: %v", err)
+	}
+	return
+}
+
+// anonymousRequests are one of each kind of request an anonymous visitor
+// (or a flood of them) can send for free.
+func anonymousRequests(base, visitorCookie, visitorToken string) []func() *http.Request {
+	unknown := "session=" + store.NewToken().String()
+	json := func(method, path, body string, hdr ...string) func() *http.Request {
+		return func() *http.Request {
+			req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			for i := 0; i+1 < len(hdr); i += 2 {
+				req.Header.Set(hdr[i], hdr[i+1])
+			}
+			return req
+		}
+	}
+	return []func() *http.Request{
+		json("GET", "/", ""),
+		json("GET", "/api/session", ""),
+		json("GET", "/api/state", ""),
+		json("GET", "/api/events", ""),
+		json("GET", "/api/platform", ""),
+		json("GET", "/api/prefs", ""),
+		json("GET", "/", "", "Cookie", "__Host-session=%%%; session=not-a-token"),
+		json("GET", "/api/session", "", "Cookie", unknown+"; __Host-"+unknown),
+		json("GET", "/api/state", "", "Cookie", "__Host-"+unknown),
+		json("POST", "/api/login", `{"username":"alice","password":"wrong"}`, "Cookie", visitorCookie, "X-CSRF-Token", visitorToken),
+		json("POST", "/api/login", `{"username":"alice","password":"alice"}`), // no CSRF token
+		json("POST", "/api/logout", "", "Cookie", visitorCookie, "X-CSRF-Token", visitorToken),
+		json("PUT", "/api/prefs/x", `1`, "Cookie", "__Host-"+unknown, "X-CSRF-Token", visitorToken),
+	}
+}
+
+// TestAnonymousCostsNothing: 10,000 anonymous requests of every kind leave
+// no stored session and no audit row. (Before visitor tokens, each
+// cookieless GET / stored a session and wrote an audit row, and each
+// refused cookie wrote an audit row.)
+func TestAnonymousCostsNothing(t *testing.T) {
+	const total = 10_000
+	forEachBackend(t, func(t *testing.T, e *env) {
+		sql0, redis0, audit0 := storedCounts(t, e)
+		v := e.client(t, "flood/1")
+		v.state()
+		u, _ := http.NewRequest("GET", e.base, nil)
+		var ck string
+		for _, c := range v.hc.Jar.Cookies(u.URL) {
+			ck = c.Name + "=" + c.Value
+		}
+		reqs := anonymousRequests(e.base, ck, v.csrf)
+		hc := &http.Client{Timeout: 10 * time.Second}
+		statuses := map[string]map[int]int{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		next := make(chan int)
+		t0 := time.Now()
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					req := reqs[i%len(reqs)]()
+					res, err := hc.Do(req)
+					if err != nil {
+						t.Errorf("%s %s: %v", req.Method, req.URL.Path, err)
+						continue
+					}
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					key := req.Method + " " + req.URL.Path
+					mu.Lock()
+					if statuses[key] == nil {
+						statuses[key] = map[int]int{}
+					}
+					statuses[key][res.StatusCode]++
+					mu.Unlock()
+				}
+			}()
+		}
+		for i := range total {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		sql1, redis1, audit1 := storedCounts(t, e)
+		t.Logf("%d anonymous requests in %v: stored sessions SQL %d→%d, Redis keys %d→%d, audit rows %d→%d; answers %v",
+			total, time.Since(t0).Round(time.Millisecond), sql0, sql1, redis0, redis1, audit0, audit1, statuses)
+		for key, by := range statuses {
+			for code := range by {
+				if code >= 500 {
+					t.Errorf("%s answered %d", key, code)
+				}
+			}
+		}
+		if sql1 != sql0 || redis1 != redis0 || audit1 != audit0 {
+			t.Errorf("anonymous requests stored something: sessions SQL +%d, Redis keys +%d, audit rows +%d",
+				sql1-sql0, redis1-redis0, audit1-audit0)
+		}
+	})
+}
+
+// serveWithTimeouts serves the app's public handler on a new listener with
+// the example's server settings, read and write timeouts as given, and
+// returns its address.
+func serveWithTimeouts(t *testing.T, e *env, read, write time.Duration) string {
+	t.Helper()
+	cfg := e.app.cfg
+	cfg.ReadTimeout, cfg.WriteTimeout = read, write
+	srv := newServer(e.app.Handler(), cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
+
+// TestSlowBody: a login whose body never arrives (Content-Length 100000,
+// one byte sent) is cut off by the server's read timeout, not held open.
+func TestSlowBody(t *testing.T) {
+	e := startApp(t, backends[0].env(t))
+	v := e.client(t, "")
+	v.state()
+	const timeout = time.Second
+	addr := serveWithTimeouts(t, e, timeout, 5*time.Second)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	t0 := time.Now()
+	fmt.Fprintf(conn, "POST /api/login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nX-CSRF-Token: %s\r\nContent-Length: 100000\r\n\r\n{", addr, v.csrf)
+	_, _ = io.Copy(io.Discard, conn) // until the server answers and closes, or drops the connection
+	took := time.Since(t0)
+	t.Logf("slow body: connection ended after %v (read timeout %v)", took.Round(time.Millisecond), timeout)
+	if took > timeout+2*time.Second {
+		t.Errorf("slow body held the connection %v; read timeout is %v", took, timeout)
+	}
+	if newServer(nil, e.app.cfg).ReadTimeout != readTimeout || readTimeout <= 0 || writeTimeout <= 0 {
+		t.Error("the example's servers must set ReadTimeout and WriteTimeout")
+	}
+}
+
+// TestStreamOutlivesServerTimeouts: the event stream lifts the server's
+// read and write deadlines for itself, so it outlives both.
+func TestStreamOutlivesServerTimeouts(t *testing.T) {
+	vars := backends[0].env(t)
+	e := startAppWith(t, vars, func(c *appConfig) { c.streamHeartbeat = 100 * time.Millisecond })
+	c := e.client(t, "")
+	c.login("alice")
+	addr := serveWithTimeouts(t, e, 500*time.Millisecond, 500*time.Millisecond)
+	req, _ := http.NewRequest("GET", "http://"+addr+"/api/events", nil)
+	req.Header.Set("Cookie", e.app.sessions.CookieName()+"="+c.cookie())
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("events: %v %v", err, res)
+	}
+	defer res.Body.Close()
+	t0 := time.Now()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if time.Since(t0) > 2*time.Second {
+			return // four times both timeouts, still streaming
+		}
+	}
+	t.Fatalf("the stream ended after %v (server timeouts 500 ms): %v", time.Since(t0), sc.Err())
+}
