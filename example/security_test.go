@@ -5,13 +5,16 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/vedfolnir/sessions/internal/testserver"
 	"github.com/vedfolnir/sessions/store"
 )
 
@@ -210,4 +213,77 @@ func TestStreamOutlivesServerTimeouts(t *testing.T) {
 		}
 	}
 	t.Fatalf("the stream ended after %v (server timeouts 500 ms): %v", time.Since(t0), sc.Err())
+}
+
+// TestSecretsNotShown: a password in REDIS_URL or DATABASE_URL, in user
+// info or a password-like query key (the Sentinel form), is in neither the
+// start log nor any page; storage details are shown to admins only.
+func TestSecretsNotShown(t *testing.T) {
+	const secret = "S3cr3tPW"
+	pg := testserver.Postgres(t)
+	cases := []struct{ name, redisURL, dbURL string }{
+		{"redis user info", "redis://app:" + secret + "@127.0.0.1:1/0", ""},
+		{"redis query password", "redis://127.0.0.1:1/0?password=" + secret, ""},
+		{"sentinel", "redis+sentinel://127.0.0.1:1?master_name=m&password=" + secret, ""},
+		{"postgres query password", "", strings.Replace(pg, "?", "?password="+secret+"&", 1)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			vars := map[string]string{envDataDir: t.TempDir(), envAddr: "127.0.0.1:0", envAdminAddr: "127.0.0.1:0"}
+			if tc.redisURL != "" {
+				vars[envRedisURL] = tc.redisURL
+			}
+			if tc.dbURL != "" {
+				vars[envDatabaseURL] = tc.dbURL
+			}
+			var out lockedBuffer
+			logger := slog.New(slog.NewTextHandler(&out, nil))
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- run(ctx, mapLookup(vars), logger, &out) }()
+			defer func() {
+				cancel()
+				<-done
+			}()
+			var base string
+			for deadline := time.Now().Add(20 * time.Second); base == ""; time.Sleep(20 * time.Millisecond) {
+				if m := regexp.MustCompile(`open (http://[0-9.:]+)/`).FindStringSubmatch(out.String()); m != nil {
+					base = m[1]
+				}
+				select {
+				case err := <-done:
+					done <- err
+					if strings.Contains(err.Error(), secret) {
+						t.Fatalf("start error shows the secret: %v", err)
+					}
+					t.Skipf("did not start (%v): the error hides the secret", err)
+				default:
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("not listening:\n%s", out.String())
+				}
+			}
+			for _, user := range []string{"", "bob", "alice"} {
+				e := &env{base: base}
+				c := e.client(t, "")
+				page := string(c.get("/").body)
+				if user != "" {
+					c.state()
+					if r := c.do("POST", "/api/login", map[string]string{"username": user, "password": user}, csrfValid); r.status != 200 {
+						t.Fatalf("login %s: %d %s", user, r.status, r.body)
+					}
+					page = string(c.get("/").body)
+				}
+				if strings.Contains(page, secret) {
+					t.Errorf("page of %q shows the secret", user)
+				}
+				if shows := strings.Contains(page, "redis://") || strings.Contains(page, "SQLite file"); shows != (user == "alice") {
+					t.Errorf("page of %q: storage details shown %v; want them for the admin only", user, shows)
+				}
+			}
+			if strings.Contains(out.String(), secret) {
+				t.Errorf("start log shows the secret:\n%s", out.String())
+			}
+		})
+	}
 }
