@@ -287,3 +287,194 @@ func TestSecretsNotShown(t *testing.T) {
 		})
 	}
 }
+
+// TestMethodTricksAgainstCSRF: no method override, HEAD or OPTIONS runs an
+// unsafe route, and none of them changes the session.
+func TestMethodTricksAgainstCSRF(t *testing.T) {
+	e := startApp(t, backends[0].env(t))
+	c := e.client(t, "")
+	c.login("alice")
+	for _, tc := range []struct{ method, path, header string }{
+		{"GET", "/api/logout", "X-HTTP-Method-Override"},
+		{"GET", "/api/logout?_method=POST", ""},
+		{"HEAD", "/api/logout", ""},
+		{"OPTIONS", "/api/logout", ""},
+		{"GET", "/api/logout-all", "X-Method-Override"},
+		{"HEAD", "/api/prefs/x", "X-HTTP-Method"},
+		{"OPTIONS", "/api/sessions/x", ""},
+		{"GET", "/api/platform?_method=POST&platform_connection_id=2", ""},
+		{"TRACE", "/api/logout", ""},
+		{"PATCH", "/api/prefs/x", ""},
+	} {
+		req, _ := http.NewRequest(tc.method, e.base+tc.path, strings.NewReader(`{"platform_connection_id":2}`))
+		if tc.header != "" {
+			req.Header.Set(tc.header, "POST")
+		}
+		res, err := c.hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode < 300 && tc.method != "GET" {
+			t.Errorf("%s %s answered %d", tc.method, tc.path, res.StatusCode)
+		}
+	}
+	s := c.state()
+	if !s.Authenticated || s.Platform != nil {
+		t.Errorf("the session changed: %+v", s)
+	}
+	if r := c.get("/api/prefs/x"); r.status != 404 {
+		t.Errorf("a pref was set: %d", r.status)
+	}
+}
+
+// exampleClock is a settable clock for the app's sessions.
+type exampleClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (k *exampleClock) Now() time.Time { k.mu.Lock(); defer k.mu.Unlock(); return k.now }
+func (k *exampleClock) Advance(d time.Duration) {
+	k.mu.Lock()
+	k.now = k.now.Add(d)
+	k.mu.Unlock()
+}
+
+// rotatingApp is the app with periodic rotation (every hour, 30 s grace)
+// on clk.
+func rotatingApp(t *testing.T, clk *exampleClock) *env {
+	return startAppWith(t, backends[0].env(t), func(c *appConfig) {
+		c.Session.RotateEvery = time.Hour
+		c.Session.RotateGrace = 30 * time.Second
+		c.Session.IdleTimeout = 2 * time.Hour
+		c.Session.AbsoluteTimeout = 24 * time.Hour
+		c.Session.Now = clk.Now
+	})
+}
+
+// TestRotationGraceCannotBeAbused: during a periodic rotation's grace
+// window the old token still leads to the session, so a logout-all and a
+// login through it must act on the session it leads to, and leave no
+// token alive.
+func TestRotationGraceCannotBeAbused(t *testing.T) {
+	for _, action := range []string{"logout-all", "login"} {
+		t.Run(action, func(t *testing.T) {
+			clk := &exampleClock{now: time.Now()}
+			e := rotatingApp(t, clk)
+			c := e.client(t, "")
+			c.login("alice")
+			old := c.cookie()
+			clk.Advance(time.Hour + time.Second)
+			c.state() // rotates: the jar takes the new token
+			rotated := c.cookie()
+			if rotated == old {
+				t.Fatal("no rotation")
+			}
+			thief := e.client(t, "")
+			thief.setCookie(old) // the old token, within the grace window
+			thief.state()
+			switch action {
+			case "logout-all":
+				if r := thief.do("POST", "/api/logout-all", nil, csrfValid); r.status != 200 {
+					t.Fatalf("logout-all through the old token: %d %s", r.status, r.body)
+				}
+			case "login":
+				thief.login("bob")
+			}
+			for name, tok := range map[string]string{"old": old, "rotated": rotated} {
+				probe := e.client(t, "")
+				probe.setCookie(tok)
+				if s := probe.state(); s.Authenticated && s.User.Username == "alice" {
+					t.Errorf("%s token still alice's after %s through the old token", name, action)
+				}
+			}
+			if action == "login" {
+				if s := thief.state(); !s.Authenticated || s.User.Username != "bob" {
+					t.Errorf("login through the old token: %+v", s)
+				}
+			}
+		})
+	}
+}
+
+// TestAbsoluteDeadlineAcrossRotations: rotation after rotation never
+// extends a session past its absolute deadline.
+func TestAbsoluteDeadlineAcrossRotations(t *testing.T) {
+	clk := &exampleClock{now: time.Now()}
+	e := rotatingApp(t, clk)
+	c := e.client(t, "")
+	c.login("alice")
+	seen := map[string]bool{c.cookie(): true}
+	for h := 1; h < 24; h++ {
+		clk.Advance(time.Hour)
+		if s := c.state(); !s.Authenticated {
+			t.Fatalf("logged out after %d h", h)
+		}
+		seen[c.cookie()] = true
+	}
+	if len(seen) < 20 {
+		t.Errorf("only %d distinct tokens in 23 hourly rotations", len(seen))
+	}
+	clk.Advance(time.Hour + time.Second)
+	if s := c.state(); s.Authenticated {
+		t.Errorf("still logged in 24 h after login, through %d rotations", len(seen))
+	}
+}
+
+// TestRoutesRefuseAnonymous: the user routes answer 401 to an anonymous
+// visitor, an admin-only filter 403 to a user.
+func TestRoutesRefuseAnonymous(t *testing.T) {
+	e := startApp(t, backends[0].env(t))
+	anon := e.client(t, "")
+	for _, p := range []string{"/api/platform", "/api/sessions", "/api/audit", "/api/events"} {
+		if r := anon.get(p); r.status != 401 {
+			t.Errorf("anonymous %s: %d %s", p, r.status, r.body)
+		}
+	}
+	bob := e.client(t, "")
+	bob.login("bob")
+	if r := bob.get("/api/audit?user_id=1"); r.status != 403 {
+		t.Errorf("bob reads alice's audit trail: %d", r.status)
+	}
+}
+
+// TestStreamsShareOneRedisConnection: in hybrid mode, 40 event streams add
+// at most 2 Redis connections (one shared subscription), and the cap per
+// session answers 429.
+func TestStreamsShareOneRedisConnection(t *testing.T) {
+	e := startApp(t, backends[1].env(t))
+	clients := func() int {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		list, err := e.app.redis.ClientList(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(list, "\n")
+	}
+	a1, a2, b := e.client(t, ""), e.client(t, ""), e.client(t, "")
+	a1.login("alice")
+	a2.login("alice")
+	b.login("bob")
+	before := clients()
+	n := 0
+	for _, c := range []*client{a1, a2} {
+		for range 16 {
+			c.stream(t)
+			n++
+		}
+	}
+	for range 8 {
+		b.stream(t)
+		n++
+	}
+	after := clients()
+	t.Logf("%d streams: Redis clients %d → %d", n, before, after)
+	if after-before > 2 {
+		t.Errorf("%d streams took %d Redis connections", n, after-before)
+	}
+	if r := a1.get("/api/events"); r.status != 429 {
+		t.Errorf("stream 17 of one session: %d, want 429", r.status)
+	}
+}
