@@ -34,8 +34,9 @@ func newCSRFRaw(m *Manager) []byte {
 // CSRFToken returns the session's CSRF token (16 random bytes, base64url).
 // Login and rotation renew it.
 //
-// A visitor who is not logged in and whose session holds no token (an
-// anonymous visitor on the login form) gets a visitor token instead: signed
+// A visitor without a stored session, and with no change this request
+// would store (an anonymous visitor on the login form), gets a visitor
+// token instead: signed
 // with a key derived from the key ring and bound to a short-lived HttpOnly
 // cookie that CSRFToken sets (Config.VisitorCSRFLifetime), so it costs no
 // stored session. RequireCSRF accepts it for requests without a logged-in
@@ -47,7 +48,8 @@ func (s *Session) CSRFToken() (string, error) {
 		return "", err
 	}
 	raw := s.values[keyCSRF]
-	if raw == nil && s.values[keyUser] == nil {
+	if raw == nil && s.entry == nil && !s.dirty {
+		// Nothing stored, nothing to store: a visitor.
 		return s.visitorToken(), nil
 	}
 	if raw == nil {
