@@ -35,8 +35,8 @@ type App struct {
 	cfg      appConfig
 	log      *slog.Logger
 	sessions *ginsession.Manager
-	handler  http.Handler // the public listener's
-	admin    http.Handler // the operator listener's: /healthz, /metrics
+	handler  http.Handler   // the public listener's
+	admin    http.Handler   // the operator listener's: /healthz, /metrics
 	closers  []func() error // run in reverse order by Close
 
 	store    store.Store           // the session store, as the manager sees it

@@ -22,7 +22,7 @@ import (
 const (
 	envAddr        = "EXAMPLE_ADDR"       // listen address; default 127.0.0.1:8080
 	envAdminAddr   = "EXAMPLE_ADMIN_ADDR" // operator listener (/healthz, /metrics); default 127.0.0.1:8081
-	envDataDir     = "EXAMPLE_DATA_DIR" // SQLite file and generated key; default under os.UserCacheDir
+	envDataDir     = "EXAMPLE_DATA_DIR"   // SQLite file and generated key; default under os.UserCacheDir
 	envRedisURL    = "REDIS_URL"
 	envDatabaseURL = "DATABASE_URL"
 	envStorage     = "SESSION_STORAGE" // redis | database | hybrid
@@ -87,8 +87,8 @@ type appConfig struct {
 	// streamHeartbeat is the event stream's heartbeat (0: the library's
 	// default); tests shorten it.
 	streamHeartbeat time.Duration
-	lookup                lookupFunc
-	Logger                *slog.Logger
+	lookup          lookupFunc
+	Logger          *slog.Logger
 }
 
 // configFromLookup reads the configuration. Every bad value is reported,
