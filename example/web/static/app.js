@@ -23,6 +23,9 @@
   }
 
   const toLogin = () => location.assign("/");
+  // A visitor has no stored session, hence no event stream: the tabs of
+  // one browser tell each other about a login directly.
+  const tabs = window.BroadcastChannel ? new BroadcastChannel("sessions-example") : null;
   // An event about this session can reach this tab before the response
   // that caused it (a login's new cookie, a logout's fresh one) has reached
   // the browser's cookie jar. A request sent in that window carries the old
@@ -167,7 +170,7 @@
       }
       acting = true;
       const r = await api("POST", "/api/login", { username: $("#username").value, password: $("#password").value });
-      if (r.ok) { location.assign("/"); return; }
+      if (r.ok) { if (tabs) tabs.postMessage("login"); location.assign("/"); return; }
       acting = false;
       const err = $("#login-error");
       err.textContent = r.status === 401 ? "Wrong username or password." : (r.data && r.data.error) || "Sign-in failed.";
@@ -225,7 +228,9 @@
   }
   if (!dashboard) {
     // A visitor has no stored session, so no stream of its own: a login in
-    // another tab is noticed when this tab is shown again.
+    // another tab of this browser arrives on the broadcast channel, and is
+    // checked for again when this tab is shown.
+    if (tabs) tabs.onmessage = (m) => { if (m.data === "login") settle(() => location.assign("/"), 300); };
     document.addEventListener("visibilitychange", async () => {
       if (document.hidden) return;
       const r = await api("GET", "/api/session");
