@@ -35,7 +35,8 @@ type App struct {
 	cfg      appConfig
 	log      *slog.Logger
 	sessions *ginsession.Manager
-	handler  http.Handler
+	handler  http.Handler   // the public listener's
+	admin    http.Handler   // the operator listener's: /healthz, /metrics
 	closers  []func() error // run in reverse order by Close
 
 	store    store.Store           // the session store, as the manager sees it
@@ -134,6 +135,7 @@ func (a *App) build(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	a.admin = a.adminRoutes()
 	return nil
 }
 
@@ -144,8 +146,25 @@ func redactURL(u string) string { return redact.URL(u) }
 // managerLoaded returns the session manager once it exists (nil before).
 func (a *App) managerLoaded() *ginsession.Manager { return a.manager.Load() }
 
-// Handler returns the app's HTTP handler.
+// Handler returns the app's HTTP handler, for the public listener.
 func (a *App) Handler() http.Handler { return a.handler }
+
+// AdminHandler returns the operator endpoints' handler (/healthz,
+// /metrics), for a listener only operators reach (EXAMPLE_ADMIN_ADDR,
+// loopback by default).
+func (a *App) AdminHandler() http.Handler { return a.admin }
+
+// adminRoutes builds the operator listener's engine.
+func (a *App) adminRoutes() http.Handler {
+	r := gin.New()
+	r.Use(gin.Recovery())
+	r.GET("/healthz", health.Handler(a.storage, health.Options{}))
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{})))
+	r.NoRoute(func(c *gin.Context) {
+		c.JSON(http.StatusNotFound, gin.H{"error": "not found"})
+	})
+	return r
+}
 
 // Shutdown ends the event streams, so an http.Server's graceful Shutdown
 // does not wait for them. Register it with Server.RegisterOnShutdown.
@@ -170,8 +189,6 @@ func (a *App) routes() (http.Handler, error) {
 	if err := r.SetTrustedProxies(nil); err != nil {
 		return nil, err
 	}
-	r.GET("/healthz", health.Handler(a.storage, health.Options{}))
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{})))
 	r.GET("/live.js", live.ScriptHandler())
 	if err := a.staticRoutes(r); err != nil {
 		return nil, err

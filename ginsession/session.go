@@ -172,7 +172,11 @@ func (s *Session) load() error {
 		} else {
 			dctx, dcancel := s.m.storeCtx(s.c.Request.Context())
 			defer dcancel()
-			_ = cfg.Store.Delete(dctx, e.Key)
+			// Ended as every session ends, by a tombstone: no older copy
+			// (a hybrid mirror, a recovery) can bring it back.
+			if err := s.m.kill(dctx, e.Key, e); err != nil {
+				cfg.Logger.Warn("ginsession: end mismatched session", "session", store.Handle(e.Key), "err", err)
+			}
 			s.reset()
 			return nil
 		}
