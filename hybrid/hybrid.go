@@ -48,7 +48,8 @@ type Store struct {
 	lostLogged bool
 	engagedAt  time.Time
 
-	q mirrorQueue
+	q  mirrorQueue
+	fl fleet
 
 	wake      chan struct{}
 	stop      context.CancelFunc
@@ -151,6 +152,9 @@ func New(primary, secondary store.Store, opts Options) (*Store, error) {
 	h.latestGen.Store(opts.Generation.Number)
 	h.trustFrom.Store(msOf(opts.Generation.TrustFrom))
 	h.epoch, h.endEp = context.WithCancel(context.Background())
+	h.fl.start, h.fl.id = time.Now(), store.Handle(store.NewToken().Key())
+	h.fl.lastPoll.Store(-int64(time.Hour)) // not polled yet: suspicious
+	h.fl.movedAt.Store(-int64(time.Hour))
 	h.q.init(opts.QueueSize)
 	threshold := uint32(opts.FailureThreshold)
 	h.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
@@ -171,6 +175,10 @@ func New(primary, secondary store.Store, opts Options) (*Store, error) {
 	h.stop = cancel
 	h.bg.Add(1 + opts.MirrorWorkers)
 	go h.supervise(ctx)
+	if h.coordinated() {
+		h.bg.Add(1)
+		go h.fleetLoop(ctx)
+	}
 	for range opts.MirrorWorkers {
 		go h.mirrorWorker(ctx)
 	}

@@ -31,6 +31,9 @@ func (h *Store) Get(ctx context.Context, key string) (_ *store.Entry, err error)
 					if !h.trusted(e) {
 						e = h.backfill(ctx, p, e)
 					}
+					if h.suspicious() {
+						e = h.fresher(ctx, p, e)
+					}
 					return e, nil
 				case errors.Is(err, store.ErrNotFound):
 					return h.refill(ctx, p, key, err)
@@ -78,6 +81,9 @@ func (h *Store) GetTouch(ctx context.Context, key string, now time.Time, idle ti
 				case err == nil:
 					if touched(e) {
 						h.mirrorEntry(ctx, e, h.trustFrom.Load() != 0)
+					}
+					if h.suspicious() {
+						e = h.fresher(ctx, p, e)
 					}
 					return e, nil
 				case errors.Is(err, store.ErrNotFound):

@@ -67,6 +67,26 @@ type Options struct {
 	// Default 1s. Only used with Namespace, and by [OpenSecondaryOnly].
 	GenerationInterval time.Duration
 
+	// FleetPollInterval is how often a store with a Namespace reads the
+	// generation record to follow the fleet: the generation, and the lease
+	// of instances writing the secondary alone (the package documentation
+	// tells how they coordinate). A store whose last read is older than
+	// twice this checks primary copies against the secondary; an instance
+	// that starts a lease waits twice this before it acknowledges its first
+	// secondary-only write. Default 100ms.
+	FleetPollInterval time.Duration
+
+	// LeaseDuration is how long a secondary-only writer's lease lasts past
+	// its latest renewal (renewed when less than half is left). Other
+	// instances check primary copies against the secondary while it is
+	// live. It must exceed twice ClockSkew. Default 2s.
+	LeaseDuration time.Duration
+
+	// ClockSkew is the largest difference assumed between the instances'
+	// wall clocks, added to a lease before it is taken as expired. Default
+	// 500ms.
+	ClockSkew time.Duration
+
 	// MaxOutageKeys bounds how many keys touched during one outage are
 	// remembered. With a Namespace, the keys beyond it are simply not
 	// warmed ahead of demand. Without one they cannot be reconciled, so the
@@ -124,6 +144,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.GenerationInterval <= 0 {
 		o.GenerationInterval = time.Second
+	}
+	if o.FleetPollInterval <= 0 {
+		o.FleetPollInterval = 100 * time.Millisecond
+	}
+	if o.ClockSkew <= 0 {
+		o.ClockSkew = 500 * time.Millisecond
+	}
+	if o.LeaseDuration <= 2*o.ClockSkew {
+		o.LeaseDuration = max(2*time.Second, 3*o.ClockSkew)
 	}
 	if o.MaxOutageKeys <= 0 {
 		o.MaxOutageKeys = 1 << 20

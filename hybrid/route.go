@@ -101,6 +101,9 @@ func (h *Store) onSecondary(ctx context.Context, key string, write bool, fn func
 	}
 	if write {
 		h.pendingBump.Store(true)
+		if err := h.armLease(ctx); err != nil {
+			return fmt.Errorf("hybrid: fleet lease: %w: %w", store.ErrUnavailable, err)
+		}
 	}
 	return fn(ctx)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,6 +26,9 @@ type Store struct {
 	cluster bool   // sharded pub/sub
 	owned   bool   // Close closes c
 	hubs    hubSet // the shared pub/sub connections
+	// lastReload is when an outage last made a Cluster client reload its
+	// slot map (unix ns).
+	lastReload atomic.Int64
 }
 
 var (
@@ -118,7 +122,7 @@ func (s *Store) Get(ctx context.Context, key string) (_ *store.Entry, err error)
 		return nil, fmt.Errorf("redisstore: get: %w", store.ErrNotFound)
 	}
 	if err != nil {
-		return nil, wrap("get", err)
+		return nil, s.wrap("get", err)
 	}
 	return s.live("get", key, b)
 }
@@ -161,7 +165,7 @@ func (s *Store) GetTouch(ctx context.Context, key string, now time.Time, idle ti
 		return nil, fmt.Errorf("redisstore: %s: %w", op, store.ErrNotFound)
 	}
 	if err != nil {
-		return nil, wrap(op, err)
+		return nil, s.wrap(op, err)
 	}
 	e, h, err := decodeOwned(key, b)
 	if err != nil {
@@ -176,7 +180,7 @@ func (s *Store) GetTouch(ctx context.Context, key string, now time.Time, idle ti
 	idleAt := min(nowMs+idleMs, h.abs)
 	r, err := runScript(ctx, s.c, touchScript, name, ms(nowMs), ms(nowMs), ms(idleAt))
 	if err != nil {
-		return nil, wrap(op, err)
+		return nil, s.wrap(op, err)
 	}
 	if err := status(op, r); err != nil {
 		return nil, err
@@ -203,7 +207,7 @@ func (s *Store) Touch(ctx context.Context, key string, lastActivity, idleDeadlin
 	}
 	r, err := runScript(ctx, s.c, touchScript, s.sessionKey(key), ms(s.opts.Now().UnixMilli()), ms(last), ms(idle))
 	if err != nil {
-		return wrap(op, err)
+		return s.wrap(op, err)
 	}
 	return status(op, r)
 }
@@ -290,14 +294,14 @@ func (s *Store) Put(ctx context.Context, e *store.Entry, prev uint64) (err error
 	args := []any{versionBytes(prev), ms(now), v, ms(h.deadline() - now), userSegment(e.UserID), ms(h.abs)}
 	r, err := s.scriptPipeline(ctx, putScript, s.sessionKey(e.Key), args, extra)
 	if err != nil {
-		return wrap(op, err)
+		return s.wrap(op, err)
 	}
 	if n, _ := r.(int64); n == stReindex {
 		if _, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			s.index(ctx, p, e, h, now)
 			return nil
 		}); err != nil {
-			return wrap(op, err)
+			return s.wrap(op, err)
 		}
 		return nil
 	}
@@ -328,7 +332,7 @@ func (s *Store) CopyIn(ctx context.Context, e *store.Entry) (_ bool, err error) 
 	r, err := s.scriptPipeline(ctx, copyInScript, s.sessionKey(e.Key), []any{versionBytes(e.Version), ms(now), v, ms(h.deadline() - now)},
 		func(p redis.Pipeliner) { s.index(ctx, p, e, h, now) })
 	if err != nil {
-		return false, wrap(op, err)
+		return false, s.wrap(op, err)
 	}
 	n, _ := r.(int64)
 	return n == 1, nil
@@ -346,7 +350,7 @@ func (s *Store) Delete(ctx context.Context, key string) (err error) {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
 	if err := s.c.Del(ctx, s.sessionKey(key)).Err(); err != nil {
-		return wrap("delete", err)
+		return s.wrap("delete", err)
 	}
 	return nil
 }
@@ -356,7 +360,7 @@ func (s *Store) Ping(ctx context.Context) (err error) {
 	ctx, ob := store.Observe(ctx, s.opts.Observer, "redis", store.OpPing)
 	defer func() { ob.End(err) }()
 	if err := s.c.Ping(ctx).Err(); err != nil {
-		return wrap("ping", err)
+		return s.wrap("ping", err)
 	}
 	return nil
 }
@@ -401,7 +405,7 @@ func (s *Store) ListUser(ctx context.Context, userID string) (_ []*store.Entry, 
 	now := s.opts.Now().UnixMilli()
 	bucket, tag, keys, err := s.members(ctx, userID, now)
 	if err != nil {
-		return nil, wrap(op, err)
+		return nil, s.wrap(op, err)
 	}
 	out := []*store.Entry{}
 	if len(keys) == 0 {
@@ -415,7 +419,7 @@ func (s *Store) ListUser(ctx context.Context, userID string) (_ []*store.Entry, 
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, wrap(op, err)
+		return nil, s.wrap(op, err)
 	}
 	var stale []any
 	for i, k := range keys {
@@ -425,7 +429,7 @@ func (s *Store) ListUser(ctx context.Context, userID string) (_ []*store.Entry, 
 			continue
 		}
 		if err != nil {
-			return nil, wrap(op, err)
+			return nil, s.wrap(op, err)
 		}
 		e, h, err := decodeOwned(k, b)
 		if err == nil && e.UserID != userID {
@@ -475,7 +479,7 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep string) (_ i
 	now := s.opts.Now().UnixMilli()
 	bucket, tag, keys, err := s.members(ctx, userID, now)
 	if err != nil {
-		return 0, wrap(op, err)
+		return 0, s.wrap(op, err)
 	}
 	keys = slices.DeleteFunc(keys, func(k string) bool { return k == keep || !store.ValidKey(k) })
 	if len(keys) == 0 {
@@ -487,7 +491,7 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep string) (_ i
 		calls[i] = scriptCall{script: deleteUserScript, key: s.sessionKey(k), args: []any{seg, ms(now)}}
 	}
 	if err := runScripts(ctx, s.c, calls, nil, s.cluster); err != nil {
-		return 0, wrap(op, err)
+		return 0, s.wrap(op, err)
 	}
 	n := 0
 	var gone []any
