@@ -23,6 +23,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/gomodule/redigo/redis"
 	"github.com/gorilla/securecookie"
+	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/alexedwards/scs/goredisstore"
@@ -30,10 +31,10 @@ import (
 
 	"github.com/vedfolnir/sessions/dbstore"
 	"github.com/vedfolnir/sessions/ginsession"
+	"github.com/vedfolnir/sessions/ginsession/metrics"
 	"github.com/vedfolnir/sessions/redisstore"
 	"github.com/vedfolnir/sessions/store"
 
-	_ "modernc.org/sqlite" // ours-sqlite opens an SQLite file
 )
 
 // Routes every implementation serves, with the same meaning everywhere.
@@ -138,15 +139,18 @@ const (
 	Ours       = "ours"
 	OursPlain  = "ours-plain"
 	OursSQLite = "ours-sqlite"
-	GinContrib = "gin-contrib"
-	SCS        = "scs"
-	SCSNoIdle  = "scs-noidle"
-	None       = "none"
-	Floor      = "floor"
+	// OursObserved is ours with the Prometheus metrics observing the
+	// manager and the store: the cost of the observation hook.
+	OursObserved = "ours-observed"
+	GinContrib   = "gin-contrib"
+	SCS          = "scs"
+	SCSNoIdle    = "scs-noidle"
+	None         = "none"
+	Floor        = "floor"
 )
 
 // Names lists every implementation, ours first.
-var Names = []string{Ours, OursPlain, OursSQLite, GinContrib, SCS, SCSNoIdle, None, Floor}
+var Names = []string{Ours, OursPlain, OursSQLite, OursObserved, GinContrib, SCS, SCSNoIdle, None, Floor}
 
 // Env is what an implementation is built on.
 type Env struct {
@@ -218,8 +222,8 @@ func Build(name string, env Env) (*App, error) {
 	a := &App{Name: name, rt: new(RoundTrips)}
 	var err error
 	switch name {
-	case Ours, OursPlain:
-		err = buildOurs(a, env, name == OursPlain)
+	case Ours, OursPlain, OursObserved:
+		err = buildOurs(a, env, name == OursPlain, name == OursObserved)
 	case OursSQLite:
 		err = buildOursSQLite(a, env)
 	case GinContrib:
@@ -317,7 +321,7 @@ func oursConfig(st store.Store, kr *store.Keyring) ginsession.Config {
 	return ginsession.Config{Store: st, Keyring: kr, Cookie: ginsession.CookieOptions{Insecure: true}}
 }
 
-func buildOurs(a *App, env Env, plain bool) error {
+func buildOurs(a *App, env Env, plain, observed bool) error {
 	kr, err := store.NewKeyring(env.Secret)
 	if err != nil {
 		return err
@@ -331,11 +335,21 @@ func buildOurs(a *App, env Env, plain bool) error {
 	client := goredis.NewUniversalClient(o)
 	a.closers = append(a.closers, client.Close)
 	prefix := env.Prefix + redisstore.DefaultPrefix
-	st, err := redisstore.New(client, redisstore.Options{Prefix: prefix})
+	var obs store.Observer
+	if observed {
+		mt, err := metrics.New(prometheus.NewRegistry(), metrics.Options{Stores: []string{"redis"}})
+		if err != nil {
+			return err
+		}
+		obs = mt.Observer()
+	}
+	st, err := redisstore.New(client, redisstore.Options{Prefix: prefix, Observer: obs})
 	if err != nil {
 		return err
 	}
-	m, err := ginsession.NewManager(oursConfig(st, kr))
+	cfg := oursConfig(st, kr)
+	cfg.Observer = obs
+	m, err := ginsession.NewManager(cfg)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/vedfolnir/sessions/audit"
 	"github.com/vedfolnir/sessions/ginsession"
@@ -46,6 +47,8 @@ type App struct {
 	audit    *audit.Writer
 	registry *prometheus.Registry
 	metrics  *metrics.Metrics
+	observer store.Observer           // metrics, and tracing when on: see observe.go
+	tracer   *sdktrace.TracerProvider // nil unless OTEL_TRACES_EXPORTER is set
 	pub      *live.Publisher
 	storage  *storage.Storage // the session storage: store, health report, hybrid status
 
@@ -88,7 +91,15 @@ func (a *App) build(ctx context.Context) (err error) {
 		}
 		sc.Keyring, a.KeyFileCreated = kr, created
 	}
+	a.registry = prometheus.NewRegistry()
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := a.setupObservers(); err != nil {
+		return err
+	}
 	if err := a.openStorage(ctx); err != nil {
+		return err
+	}
+	if err := a.registerPools(); err != nil {
 		return err
 	}
 
@@ -104,12 +115,6 @@ func (a *App) build(ctx context.Context) (err error) {
 		return a.audit.Close(cctx)
 	})
 
-	a.registry = prometheus.NewRegistry()
-	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.metrics, err = metrics.New(a.registry, metrics.Options{})
-	if err != nil {
-		return err
-	}
 	if err := a.metrics.RegisterAuditDrops(a.audit.Dropped); err != nil {
 		return err
 	}
@@ -122,7 +127,7 @@ func (a *App) build(ctx context.Context) (err error) {
 	a.pub = live.NewPublisher(a.broker, live.PublisherOptions{Logger: a.log})
 	a.closers = append(a.closers, func() error { a.pub.Close(); return nil })
 
-	sc.Store = a.metrics.InstrumentStore(a.cfg.Storage, a.store)
+	sc.Store, sc.Observer = a.store, a.observer
 	sc.OnEvent = append(sc.OnEvent, a.audit.Handle, a.metrics.Handle, a.pub.Handle)
 	m, err := ginsession.NewManager(sc)
 	if err != nil {
@@ -186,6 +191,7 @@ func (a *App) Close() error {
 func (a *App) routes() (http.Handler, error) {
 	r := gin.New()
 	r.Use(gin.Recovery())
+	r.Use(a.requestSpans()...)
 	if err := r.SetTrustedProxies(nil); err != nil {
 		return nil, err
 	}

@@ -151,6 +151,15 @@ type Config struct {
 	// Logger receives errors that cannot be returned to a caller. Default
 	// slog.Default().
 	Logger *slog.Logger
+
+	// Observer is told of each session load and save that calls the store
+	// (store.OpLoad and store.OpSave, as store "session"), and returns the
+	// context the store calls run with: the tracing package makes them
+	// spans, the metrics package times them. Give it to the store too
+	// (redisstore, dbstore and hybrid Options.Observer) to see each store
+	// call. Request log lines go through Logger's Context methods, with
+	// the request's context. Default nil.
+	Observer store.Observer
 }
 
 func (c Config) withDefaults() Config {

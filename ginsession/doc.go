@@ -71,4 +71,13 @@
 // [Config]'s zero values are the safe defaults; [ConfigFromEnv] reads the
 // environment (REDIS_SESSION_TIMEOUT, SESSION_COOKIE_NAME, ...) and refuses
 // bad values by name.
+//
+// # Observing
+//
+// [Config.Observer] (a store.Observer, the hook the stores take too) is
+// told of each session load and save that calls the store, with its
+// duration, outcome and conflict retries; the metrics and tracing packages
+// implement it. Log lines written for a request go through
+// [Config.Logger]'s Context methods with the request's context, and name
+// the session by its handle, never its token.
 package ginsession

@@ -130,6 +130,9 @@
 //
 // # Observing
 //
+// [Options].Observer is told of every call, with Result.Fallback set
+// when the secondary served it.
+//
 // [Store.Status] is a snapshot for health checks and metrics: engaged or
 // not, the breaker's state, the generation, the mirror queue's depth, lag
 // and losses, and lifetime counters. Package storage puts it in its health

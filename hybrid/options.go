@@ -115,6 +115,12 @@ type Options struct {
 	// primary moved to another generation's namespace. Default nil.
 	OnGeneration func(generation uint64)
 
+	// Observer is told of every operation of the store, as store
+	// "hybrid", with Result.Fallback set when the secondary served it. Give
+	// the primary and secondary stores an observer of their own to see the
+	// calls made to each. Default nil.
+	Observer store.Observer
+
 	// Logger receives what cannot be returned to a caller (mirror
 	// failures, recovery attempts). Default slog.Default().
 	Logger *slog.Logger

@@ -111,7 +111,9 @@ func checkKey(key string) error {
 // Options.Now, even before Redis purges it) is store.ErrNotFound; bytes
 // that do not decode are store.ErrCorrupt; a malformed key is
 // store.ErrInvalid, without a call.
-func (s *Store) Get(ctx context.Context, key string) (*store.Entry, error) {
+func (s *Store) Get(ctx context.Context, key string) (_ *store.Entry, err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "redis", store.OpGet)
+	defer func() { ob.End(err) }()
 	if err := checkKey(key); err != nil {
 		return nil, fmt.Errorf("redisstore: get: %w", err)
 	}
@@ -144,7 +146,9 @@ func (s *Store) live(op, key string, b []byte) (*store.Entry, error) {
 // script on every read would keep it to one round trip always, at about 25
 // times the Redis CPU of a GET on each of the many reads that need no
 // refresh. The entry's liveness is judged at now.
-func (s *Store) GetTouch(ctx context.Context, key string, now time.Time, idle time.Duration, touchBefore time.Time) (*store.Entry, error) {
+func (s *Store) GetTouch(ctx context.Context, key string, now time.Time, idle time.Duration, touchBefore time.Time) (_ *store.Entry, err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "redis", store.OpGetTouch)
+	defer func() { ob.End(err) }()
 	const op = "get"
 	if err := checkKey(key); err != nil {
 		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
@@ -189,7 +193,9 @@ func (s *Store) GetTouch(ctx context.Context, key string, now time.Time, idle ti
 // Touch refreshes the entry's last activity and idle deadline in place
 // (payload and version untouched) and moves the key's TTL to the new
 // deadline: one script. Missing or expired is store.ErrNotFound.
-func (s *Store) Touch(ctx context.Context, key string, lastActivity, idleDeadline time.Time) error {
+func (s *Store) Touch(ctx context.Context, key string, lastActivity, idleDeadline time.Time) (err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "redis", store.OpTouch)
+	defer func() { ob.End(err) }()
 	const op = "touch"
 	if err := checkKey(key); err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
@@ -272,7 +278,9 @@ func (s *Store) index(ctx context.Context, p redis.Pipeliner, e *store.Entry, h 
 // layer writes), which costs a second round trip. The key's TTL is the
 // entry's nearest deadline. Times must lie within about 35,000 years of
 // 1970 (store.ErrInvalid otherwise).
-func (s *Store) Put(ctx context.Context, e *store.Entry, prev uint64) error {
+func (s *Store) Put(ctx context.Context, e *store.Entry, prev uint64) (err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "redis", store.OpPut)
+	defer func() { ob.End(err) }()
 	const op = "put"
 	v, h, err := s.encode(op, e, prev)
 	if err != nil {
@@ -306,7 +314,9 @@ func userSegment(uid string) string { return string(appendUserID(nil, uid)) }
 // CopyIn stores e as it is, version included, unless a live entry at a
 // version >= e.Version holds the key; an expired e is not written. One
 // round trip, like Put.
-func (s *Store) CopyIn(ctx context.Context, e *store.Entry) (bool, error) {
+func (s *Store) CopyIn(ctx context.Context, e *store.Entry) (_ bool, err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "redis", store.OpCopyIn)
+	defer func() { ob.End(err) }()
 	const op = "copy"
 	if e == nil || e.Version == 0 {
 		return false, fmt.Errorf("redisstore: %s: %w: version 0", op, store.ErrInvalid)
@@ -333,7 +343,9 @@ func (s *Store) CopyIn(ctx context.Context, e *store.Entry) (bool, error) {
 // second round trip): ListUser and DeleteUser never report a deleted
 // entry, drop the dead member when they meet it, and the member's score
 // (the absolute deadline) prunes it at the latest.
-func (s *Store) Delete(ctx context.Context, key string) error {
+func (s *Store) Delete(ctx context.Context, key string) (err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "redis", store.OpDelete)
+	defer func() { ob.End(err) }()
 	if err := checkKey(key); err != nil {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
@@ -344,7 +356,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 }
 
 // Ping checks that the server answers.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) (err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "redis", store.OpPing)
+	defer func() { ob.End(err) }()
 	if err := s.c.Ping(ctx).Err(); err != nil {
 		return s.wrap("ping", err)
 	}
@@ -381,7 +395,9 @@ func (s *Store) members(ctx context.Context, userID string, now int64) (bucket, 
 // An entry created or moved to this user while ListUser runs may be missed
 // by this call (and, in a narrow race, lose its index membership until its
 // next Put), as with any read that races a write.
-func (s *Store) ListUser(ctx context.Context, userID string) ([]*store.Entry, error) {
+func (s *Store) ListUser(ctx context.Context, userID string) (_ []*store.Entry, err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "redis", store.OpListUser)
+	defer func() { ob.End(err) }()
 	const op = "list user"
 	if userID == "" {
 		return []*store.Entry{}, nil
@@ -448,7 +464,9 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]*store.Entry, er
 // deleted by a script that first checks it still belongs to the user, all
 // in one pipeline; the index loses the members it deleted or found dead.
 // Three round trips. A malformed keep is store.ErrInvalid.
-func (s *Store) DeleteUser(ctx context.Context, userID string, keep string) (int, error) {
+func (s *Store) DeleteUser(ctx context.Context, userID string, keep string) (_ int, err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "redis", store.OpDeleteUser)
+	defer func() { ob.End(err) }()
 	const op = "delete user"
 	if keep != "" {
 		if err := checkKey(keep); err != nil {
