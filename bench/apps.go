@@ -34,7 +34,6 @@ import (
 	"github.com/vedfolnir/sessions/ginsession/metrics"
 	"github.com/vedfolnir/sessions/redisstore"
 	"github.com/vedfolnir/sessions/store"
-
 )
 
 // Routes every implementation serves, with the same meaning everywhere.
