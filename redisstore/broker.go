@@ -52,7 +52,8 @@ func (s *Store) Publish(ctx context.Context, topic string, msg []byte) (err erro
 // until ctx is done; then it closes the channel. A reader that falls
 // SubscriptionBuffer messages behind misses messages: publishers and the
 // connection never wait for it. go-redis reconnects and resubscribes
-// after a connection loss; messages published meanwhile are lost.
+// after a connection loss; messages published meanwhile are lost, and
+// each subscription then receives a nil message to say so.
 //
 // Every subscription of the Store shares one pub/sub connection (on a
 // Cluster one per shard, each subscribing with SSUBSCRIBE on the node that

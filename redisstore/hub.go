@@ -127,6 +127,16 @@ func (h *hub) read(msgs <-chan any) {
 			if c, ok := h.confirming[m.Channel]; ok {
 				close(c)
 				delete(h.confirming, m.Channel)
+			} else {
+				// A confirmation nobody waits for: go-redis subscribed the
+				// channel again after a lost connection. Tell its
+				// subscribers they may have missed messages (store.Broker).
+				for sub := range h.subs[m.Channel] {
+					select {
+					case sub.out <- nil:
+					default:
+					}
+				}
 			}
 			h.mu.Unlock()
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -156,5 +157,61 @@ func TestSubscriptionChurn(t *testing.T) {
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("the last subscriber got nothing: its channel was unsubscribed after it joined")
+	}
+}
+
+// A subscription outlives a Redis restart: go-redis reconnects the shared
+// connection and subscribes its channels again, the subscriber hears (a
+// nil message) that it may have missed messages, and a message published
+// after the restart (on a client whose pooled connections died with the
+// server) arrives.
+func TestSubscriptionSurvivesRestart(t *testing.T) {
+	rp := testserver.StartRedis(t)
+	prefix := testserver.Prefix(t)
+	mk := func() *redisstore.Store {
+		s, err := redisstore.NewFromURL("redis://"+rp.Addr, redisstore.Options{Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	pub, sub := mk(), mk()
+	ch, err := sub.Subscribe(t.Context(), "session.r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(t.Context(), "session.r1", []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	if m := <-ch; string(m) != "before" {
+		t.Fatalf("got %q", m)
+	}
+	rp.Kill(syscall.SIGKILL)
+	time.Sleep(time.Second)
+	rp.Restart()
+	deadline := time.Now().Add(5 * time.Second)
+	told := false
+	for n := 0; ; n++ {
+		err := pub.Publish(t.Context(), "session.r1", []byte("after"))
+		select {
+		case m := <-ch:
+			if m == nil {
+				told = true
+				continue
+			}
+			if string(m) != "after" {
+				t.Fatalf("got %q", m)
+			}
+			if !told {
+				t.Fatal("a message after the restart, but no nil message saying messages may have been missed")
+			}
+			t.Logf("received after the restart on publish %d (last error %v)", n+1, err)
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing received within 5 s of the restart (last publish error %v)", err)
+		}
 	}
 }

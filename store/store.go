@@ -193,6 +193,9 @@ type Broker interface {
 	Publish(ctx context.Context, topic string, msg []byte) error
 	// Subscribe delivers messages published to any of topics until ctx is
 	// done, then closes the channel. Delivery is best effort: a slow
-	// reader may miss messages, never block publishers.
+	// reader may miss messages, never block publishers. A nil message
+	// says the subscription was re-established after a connection loss:
+	// messages published meanwhile were missed, so the reader should
+	// refetch whatever state the messages would have told it.
 	Subscribe(ctx context.Context, topics ...string) (<-chan []byte, error)
 }

@@ -165,6 +165,9 @@ func abortJSON(c *gin.Context, code int, msg string) {
 // Nothing is replayed on reconnection: a client that sends Last-Event-ID
 // gets a resync event first (with the next id, so ids keep increasing
 // across the reconnect) and should refetch the state ([StateHandler]).
+// The same resync event goes out when the broker's connection was lost
+// and re-established under an open stream (messages published meanwhile
+// are missed), so no tab stays on a state another instance has changed.
 //
 // Streams are capped per session and per client address
 // (Options.MaxStreamsPerSession, MaxStreamsPerClient: 429 beyond), and
@@ -267,6 +270,14 @@ func (st *stream) serve(ctx context.Context, info ginsession.Info, own, user <-c
 			if !ok {
 				return
 			}
+			if raw == nil {
+				// The broker lost its connection meanwhile: events may
+				// be missed, the client refetches its state.
+				if !st.resync(info) {
+					return
+				}
+				continue
+			}
 			m, valid := decode(raw)
 			if !valid {
 				continue
@@ -278,6 +289,12 @@ func (st *stream) serve(ctx context.Context, info ginsession.Info, own, user <-c
 		case raw, ok := <-user:
 			if !ok {
 				return
+			}
+			if raw == nil {
+				if !st.resync(info) {
+					return
+				}
+				continue
 			}
 			m, valid := decode(raw)
 			if !valid || m.Session != "" || !userWide(m.Kind) {
@@ -297,6 +314,13 @@ func (st *stream) serve(ctx context.Context, info ginsession.Info, own, user <-c
 			return
 		}
 	}
+}
+
+// resync tells the client to refetch its state: events may have been
+// missed.
+func (st *stream) resync(info ginsession.Info) bool {
+	st.appendEvent(Message{Kind: EventResync, Time: time.Now().UTC(), Session: info.Handle})
+	return st.flush()
 }
 
 // parseLastEventID returns the id to continue from, and whether the

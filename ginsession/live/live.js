@@ -33,7 +33,16 @@
       es.addEventListener("platform_switched", function (e) { var m = data(e); onEvent(e.type, m); onPlatform(m); });
       ["logout", "revoked", "evicted"].forEach(function (k) { es.addEventListener(k, leave); });
       es.addEventListener("rotated", function (e) { onEvent(e.type, data(e)); es.close(); open(); });
-      es.addEventListener("resync", function (e) { onEvent(e.type, data(e)); });
+      es.addEventListener("resync", function (e) {
+        // Events may have been missed: a session that has ended meanwhile
+        // leaves, as its logout would have made it.
+        var m = data(e);
+        if (!o.stateURL) return onEvent(e.type, m);
+        fetch(o.stateURL, { credentials: "same-origin" })
+          .then(function (r) { return r.json(); })
+          .then(function (s) { if (s.session) onEvent("resync", m); else leave({ type: "logout", data: "{}" }); },
+                function () { onEvent("resync", m); });
+      });
     }
     function retry() {
       if (closed) return;

@@ -213,14 +213,24 @@ func (p *Publisher) publish(ctx context.Context, ev ginsession.Event) {
 	ok := false
 	var lastErr error
 	for _, t := range topics[:n] {
-		tctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
-		err := p.b.Publish(tctx, t, msg)
-		cancel()
-		if err != nil {
+		// One retry: after a broker restart the first command may meet a
+		// connection that died with the server.
+		for attempt := range 2 {
+			tctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
+			err := p.b.Publish(tctx, t, msg)
+			cancel()
+			if err == nil {
+				ok = true
+				break
+			}
 			lastErr = err
-			continue
+			if attempt == 0 {
+				select {
+				case <-ctx.Done():
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
 		}
-		ok = true
 	}
 	if ok {
 		p.published.Add(1)
