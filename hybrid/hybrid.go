@@ -51,6 +51,8 @@ type Store struct {
 	q  mirrorQueue
 	mb copyBatcher // group commit of write-through mirror writes
 
+	pong pingState // judges primary timeouts: saturation or outage
+
 	wake      chan struct{}
 	stop      context.CancelFunc
 	bg        sync.WaitGroup // supervisor and workers

@@ -2,7 +2,10 @@ package hybrid
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +45,16 @@ func (h *Store) currentEpoch() context.Context {
 // PrimaryTimeout and cancelled if the store engages meanwhile. down
 // reports an outage: the caller then runs the operation on the secondary. A
 // write that fails that way opens the breaker at once.
+//
+// A call that timed out is held against the primary only if the primary
+// also fails a ping (see primaryAnswers): on a saturated server, calls time
+// out because their goroutines wait to be scheduled, not because the
+// primary is slow, and engaging would send every session to the
+// secondary, and later refill it from there, just when the server has no
+// capacity to spare. Such a call is retried once on the primary within
+// the caller's own deadline (every primary operation tolerates a repeat:
+// a write applied by the first attempt makes the second a conflict, which
+// callers resolve as for any concurrent writer).
 func (h *Store) primary(ctx context.Context, write bool, fn func(context.Context) error) (down bool, err error) {
 	done, allowErr := h.cb.Allow()
 	cctx, cancel := context.WithTimeout(ctx, h.opts.PrimaryTimeout)
@@ -51,11 +64,28 @@ func (h *Store) primary(ctx context.Context, write bool, fn func(context.Context
 		cancel()
 		cctx, cancel = context.WithCancel(ctx)
 	}
-	stop := context.AfterFunc(h.currentEpoch(), cancel)
+	epoch := h.currentEpoch()
+	stop := context.AfterFunc(epoch, cancel)
 	err = fn(cctx)
 	stop()
 	cancel()
 	down = err != nil && ctx.Err() == nil && outage(err)
+	if down && epoch.Err() == nil && timedOut(err) && h.primaryAnswers(ctx) {
+		h.n.saturated.Add(1)
+		rctx, rcancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(epoch, rcancel)
+		err = fn(rctx)
+		stop()
+		rcancel()
+		down = err != nil && ctx.Err() == nil && outage(err)
+		if down && timedOut(err) {
+			// The caller's deadline, not the primary: nothing to count.
+			if allowErr == nil {
+				done(errExcluded)
+			}
+			return false, err
+		}
+	}
 	if allowErr == nil {
 		switch {
 		case down:
@@ -76,6 +106,66 @@ func (h *Store) primary(ctx context.Context, write bool, fn func(context.Context
 		}
 	}
 	return down, err
+}
+
+// timedOut reports whether err is a timeout (a context deadline or a
+// network timeout) rather than a refusal or a closed connection.
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// pongFresh is how long a ping the primary answered vouches for it.
+const pongFresh = 100 * time.Millisecond
+
+// pingState is the single ping in flight that judges timeouts.
+type pingState struct {
+	mu       sync.Mutex
+	inflight chan struct{} // closed when the ping in flight has answered
+	ok       bool          // the last ping succeeded
+	at       time.Time     // when it ended
+}
+
+// primaryAnswers reports whether the primary answers a ping within
+// max(2×PrimaryTimeout, ProbeInterval): a bound loose enough that the
+// server's own scheduling delay does not fail it, tight enough that a hung
+// primary still engages the fallback soon. Concurrent callers share one
+// ping, and a success vouches for the primary for pongFresh.
+func (h *Store) primaryAnswers(ctx context.Context) bool {
+	ps := &h.pong
+	ps.mu.Lock()
+	if ps.ok && time.Since(ps.at) < pongFresh {
+		ps.mu.Unlock()
+		return true
+	}
+	ch := ps.inflight
+	if ch == nil {
+		ch = make(chan struct{})
+		ps.inflight = ch
+		go h.ping(ch)
+	}
+	ps.mu.Unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		return false
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return ps.ok
+}
+
+// ping runs the shared ping and closes ch with its result recorded.
+func (h *Store) ping(ch chan struct{}) {
+	bound := max(2*h.opts.PrimaryTimeout, h.opts.ProbeInterval)
+	ctx, cancel := context.WithTimeout(h.currentEpoch(), bound)
+	err := h.cur.Load().ping(ctx)
+	cancel()
+	ps := &h.pong
+	ps.mu.Lock()
+	ps.ok, ps.at, ps.inflight = err == nil, time.Now(), nil
+	ps.mu.Unlock()
+	close(ch)
 }
 
 // onSecondary runs fn on the secondary for a call the primary cannot
