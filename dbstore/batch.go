@@ -50,6 +50,14 @@ func (s *Store) CopyInBatch(ctx context.Context, es []*store.Entry) ([]store.Cop
 
 // copyBatchTx runs one attempt of CopyInBatch.
 func (s *Store) copyBatchTx(ctx context.Context, es []*store.Entry, res []store.CopyResult, now int64) (err error) {
+	// Prepared before the transaction takes the connection: SQLite's pool
+	// has only the one.
+	var shared *sql.Stmt
+	if !s.isMySQL() {
+		if shared, err = s.preparedCopy(ctx); err != nil {
+			return err
+		}
+	}
 	var txo *sql.TxOptions
 	if s.isMySQL() {
 		txo = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
@@ -64,10 +72,8 @@ func (s *Store) copyBatchTx(ctx context.Context, es []*store.Entry, res []store.
 		}
 	}()
 	var stmt *sql.Stmt
-	if !s.isMySQL() {
-		if stmt, err = tx.PrepareContext(ctx, s.q.copyIn); err != nil {
-			return err
-		}
+	if shared != nil {
+		stmt = tx.StmtContext(ctx, shared)
 		defer stmt.Close()
 	}
 	// Rows are written in key order (entries of one key in their given
@@ -128,4 +134,18 @@ func (s *Store) copyInMySQLTx(ctx context.Context, tx *sql.Tx, args []any, versi
 		}
 	}
 	return false, nil // a live row at this version or a newer one
+}
+
+// preparedCopy returns the CopyIn statement prepared on the pool, once.
+func (s *Store) preparedCopy(ctx context.Context) (*sql.Stmt, error) {
+	s.copyMu.Lock()
+	defer s.copyMu.Unlock()
+	if s.copyStmt == nil {
+		st, err := s.db.PrepareContext(ctx, s.q.copyIn)
+		if err != nil {
+			return nil, err
+		}
+		s.copyStmt = st
+	}
+	return s.copyStmt, nil
 }
