@@ -266,8 +266,9 @@ func TestPurgeAndRetention(t *testing.T) {
 func TestCloseFlushes(t *testing.T) {
 	eachBackend(t, func(t *testing.T, open func(testing.TB) *sql.DB) {
 		db := open(t)
-		_, err := audit.New(context.Background(), db, audit.Options{}) // schema first, pool warm
+		w0, err := audit.New(context.Background(), db, audit.Options{}) // schema first, pool warm
 		require.NoError(t, err)
+		require.NoError(t, w0.Close(context.Background()))
 		before := runtime.NumGoroutine()
 		w, err := audit.New(context.Background(), db, audit.Options{FlushInterval: time.Hour, BatchSize: 500, // above the 100 events: only Close writes them
 			Retention: time.Hour})
@@ -393,7 +394,6 @@ func TestNewValidates(t *testing.T) {
 		{"negative queue", audit.Options{QueueSize: -1}},
 		{"batch too large", audit.Options{BatchSize: audit.MaxBatchSize + 1}},
 		{"negative interval", audit.Options{FlushInterval: -time.Second}},
-		{"negative retention", audit.Options{Retention: -time.Hour}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -436,4 +436,27 @@ func TestSchemaConcurrent(t *testing.T) {
 		require.Len(t, recs, 1, "Kinds keeps only the listed kinds")
 		assert.True(t, slices.Contains([]ginsession.EventKind{ginsession.EventLogin}, recs[0].Kind))
 	})
+}
+
+// Events of no user (a refused cookie naming no session, an anonymous
+// session) are not recorded unless asked for: anyone can cause them for
+// free. A user's events are.
+func TestAnonymousEventsSkipped(t *testing.T) {
+	for _, include := range []bool{false, true} {
+		db := openSQLite(t)
+		w := newWriter(t, db, audit.Options{IncludeAnonymous: include, BatchSize: 1000})
+		for range 100 {
+			w.Handle(ginsession.Event{Kind: ginsession.EventRejected, Detail: ginsession.RejectUnknown})
+			w.Handle(ginsession.Event{Kind: ginsession.EventCreated})
+		}
+		w.Handle(ginsession.Event{Kind: ginsession.EventRejected, UserID: "7", Detail: ginsession.RejectDecrypt})
+		require.NoError(t, w.Flush(context.Background()))
+		var n int
+		require.NoError(t, db.QueryRow(`SELECT count(*) FROM session_audit`).Scan(&n))
+		want := 1
+		if include {
+			want = 201
+		}
+		assert.Equal(t, want, n, "IncludeAnonymous %v", include)
+	}
 }

@@ -43,5 +43,18 @@
 // ever part of SQL text.
 //
 // [Writer.History] lists a user's events, newest first; [Writer.Purge]
-// and [Options.Retention] delete old ones.
+// deletes old ones, and the writer purges rows older than 90 days every
+// hour by default ([Options.Retention]; a negative retention keeps
+// everything).
+//
+// # What is recorded
+//
+// Events of a user's session: logins, logouts, switches, rotations,
+// revocations, and the cookies of a user's session that were refused
+// (undecryptable, tampered, another client's fingerprint). Events that
+// belong to no user (a cookie naming no session, an anonymous session
+// created or expired) are not: any visitor can cause them at no cost, so
+// they would let anyone fill the table. Count them with metrics
+// (ginsession/metrics counts every event), or set
+// [Options.IncludeAnonymous].
 package audit

@@ -23,6 +23,7 @@ const (
 	DefaultMaxUserAgent      = 512
 	DefaultMaxDetail         = 512
 	DefaultRetentionInterval = time.Hour
+	DefaultRetention         = 90 * 24 * time.Hour
 )
 
 // MaxBatchSize bounds [Options.BatchSize]: 1000 rows of 9 values stay far
@@ -70,10 +71,17 @@ type Options struct {
 	// MaxDetail bounds the stored detail, in bytes, after escaping.
 	// Default 512.
 	MaxDetail int
-	// Retention, when set, runs [Writer.Purge] of rows older than this
-	// every RetentionInterval, in the background. Default 0: keep
-	// everything.
+	// Retention: rows older than this are deleted ([Writer.Purge]) every
+	// RetentionInterval, in the background. Default 90 days
+	// (DefaultRetention); a negative value keeps everything.
 	Retention time.Duration
+	// IncludeAnonymous also records events that belong to no user: a
+	// rejected cookie that names no session, an anonymous session created
+	// or expired. Default false: anyone can cause those at no cost, so
+	// recording them would let anyone fill the table; count them with
+	// metrics instead. Events of a user's session (a rejected cookie of a
+	// logged-in session included) are always recorded.
+	IncludeAnonymous bool
 	// RetentionInterval is how often the retention purge runs. Default 1 h.
 	RetentionInterval time.Duration
 	// OnDrop, when set, is called with the number of events just dropped
@@ -128,7 +136,12 @@ func (o Options) withDefaults() (Options, error) {
 		{"FlushInterval", &o.FlushInterval, DefaultFlushInterval},
 		{"WriteTimeout", &o.WriteTimeout, DefaultWriteTimeout},
 		{"RetentionInterval", &o.RetentionInterval, DefaultRetentionInterval},
-		{"Retention", &o.Retention, 0},
+	}
+	switch {
+	case o.Retention == 0:
+		o.Retention = DefaultRetention
+	case o.Retention < 0:
+		o.Retention = 0 // keep everything
 	}
 	for _, f := range durs {
 		switch {

@@ -83,12 +83,16 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Writer, error) {
 	return w, nil
 }
 
-// Handle queues ev for writing. It never blocks and never fails: when the
+// Handle queues ev for writing (an event of no user only with
+// [Options.IncludeAnonymous]). It never blocks and never fails: when the
 // queue is full, or the writer is closed, the event is dropped and counted
 // ([Writer.Dropped], [Options.OnDrop]). Pass it to ginsession as
 // Config.OnEvent: []ginsession.EventHandler{w.Handle}.
 func (w *Writer) Handle(ev ginsession.Event) {
 	if w.kinds != nil && !w.kinds[ev.Kind] {
+		return
+	}
+	if ev.UserID == "" && !w.opts.IncludeAnonymous {
 		return
 	}
 	if w.closed.Load() {

@@ -23,6 +23,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/gomodule/redigo/redis"
 	"github.com/gorilla/securecookie"
+	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/alexedwards/scs/goredisstore"
@@ -30,6 +31,7 @@ import (
 
 	"github.com/vedfolnir/sessions/dbstore"
 	"github.com/vedfolnir/sessions/ginsession"
+	"github.com/vedfolnir/sessions/ginsession/metrics"
 	"github.com/vedfolnir/sessions/hybrid"
 	"github.com/vedfolnir/sessions/redisstore"
 	"github.com/vedfolnir/sessions/store"
@@ -139,6 +141,10 @@ const (
 	Ours       = "ours"
 	OursPlain  = "ours-plain"
 	OursSQLite = "ours-sqlite"
+	// OursObserved is ours with the Prometheus metrics observing the
+	// manager and the store: the cost of the observation hook.
+	OursObserved = "ours-observed"
+	// OursHybrid is ours on Redis with an SQLite mirror (package hybrid).
 	OursHybrid = "ours-hybrid"
 	GinContrib = "gin-contrib"
 	SCS        = "scs"
@@ -148,7 +154,7 @@ const (
 )
 
 // Names lists every implementation, ours first.
-var Names = []string{Ours, OursPlain, OursSQLite, OursHybrid, GinContrib, SCS, SCSNoIdle, None, Floor}
+var Names = []string{Ours, OursPlain, OursSQLite, OursObserved, OursHybrid, GinContrib, SCS, SCSNoIdle, None, Floor}
 
 // Env is what an implementation is built on.
 type Env struct {
@@ -225,8 +231,8 @@ func Build(name string, env Env) (*App, error) {
 	a := &App{Name: name, rt: new(RoundTrips)}
 	var err error
 	switch name {
-	case Ours, OursPlain:
-		err = buildOurs(a, env, name == OursPlain)
+	case Ours, OursPlain, OursObserved:
+		err = buildOurs(a, env, name == OursPlain, name == OursObserved)
 	case OursSQLite:
 		err = buildOursSQLite(a, env)
 	case OursHybrid:
@@ -326,7 +332,7 @@ func oursConfig(st store.Store, kr *store.Keyring) ginsession.Config {
 	return ginsession.Config{Store: st, Keyring: kr, Cookie: ginsession.CookieOptions{Insecure: true}}
 }
 
-func buildOurs(a *App, env Env, plain bool) error {
+func buildOurs(a *App, env Env, plain, observed bool) error {
 	kr, err := store.NewKeyring(env.Secret)
 	if err != nil {
 		return err
@@ -340,12 +346,22 @@ func buildOurs(a *App, env Env, plain bool) error {
 	client := goredis.NewUniversalClient(o)
 	a.closers = append(a.closers, client.Close)
 	prefix := env.Prefix + redisstore.DefaultPrefix
-	st, err := redisstore.New(client, redisstore.Options{Prefix: prefix})
+	var obs store.Observer
+	if observed {
+		mt, err := metrics.New(prometheus.NewRegistry(), metrics.Options{Stores: []string{"redis"}})
+		if err != nil {
+			return err
+		}
+		obs = mt.Observer()
+	}
+	st, err := redisstore.New(client, redisstore.Options{Prefix: prefix, Observer: obs})
 	if err != nil {
 		return err
 	}
 	a.store = st
-	m, err := ginsession.NewManager(oursConfig(st, kr))
+	cfg := oursConfig(st, kr)
+	cfg.Observer = obs
+	m, err := ginsession.NewManager(cfg)
 	if err != nil {
 		return err
 	}
@@ -398,7 +414,7 @@ func buildOursSQLite(a *App, env Env) error {
 // buildOursHybrid is ours on Redis with an SQLite mirror (package
 // hybrid, write-through): the deployment the library recommends.
 func buildOursHybrid(a *App, env Env) error {
-	if err := buildOurs(a, env, false); err != nil {
+	if err := buildOurs(a, env, false, false); err != nil {
 		return err
 	}
 	rs := a.store

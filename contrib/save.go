@@ -78,7 +78,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 		// the old copy can go. Its own Set-Cookie names our cookie too and
 		// is dropped.
 		if _, err := legacy.Delete(r, s.opts.Old, st.legacy); err != nil {
-			s.opts.Logger.Warn("contrib: delete old session after carrying it over", "err", err)
+			s.opts.Logger.WarnContext(r.Context(), "contrib: delete old session after carrying it over", "err", err)
 		}
 		st.legacy = nil
 	}
@@ -186,7 +186,7 @@ func (s *Store) delete(r *http.Request, w http.ResponseWriter, sess *gsessions.S
 	}
 	if st.legacy != nil {
 		if _, derr := legacy.Delete(r, s.opts.Old, st.legacy); derr != nil {
-			s.opts.Logger.Warn("contrib: delete old session", "err", derr)
+			s.opts.Logger.WarnContext(r.Context(), "contrib: delete old session", "err", derr)
 		}
 	}
 	http.SetCookie(w, gsessions.NewCookie(sess.Name(), "", o))

@@ -147,7 +147,7 @@ func (s *Store) carry(r *http.Request, name string, sess *gsessions.Session, st 
 		st.broken = fmt.Errorf("contrib: read old session: %w: %w", store.ErrUnavailable, err)
 		return st.broken
 	case legacy.Expire:
-		s.opts.Logger.Debug("contrib: old session cookie does not decode or names no session", "err", err)
+		s.opts.Logger.DebugContext(r.Context(), "contrib: old session cookie does not decode or names no session", "err", err)
 	}
 	return nil
 }

@@ -204,7 +204,9 @@ func scanEntry(r scanner, now int64) (*store.Entry, error) {
 }
 
 // Get returns the live entry under key; see [store.Store.Get].
-func (s *Store) Get(ctx context.Context, key string) (*store.Entry, error) {
+func (s *Store) Get(ctx context.Context, key string) (_ *store.Entry, err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "database", store.OpGet)
+	defer func() { ob.End(err) }()
 	if !store.ValidKey(key) {
 		return nil, fmt.Errorf("dbstore: get: %w: malformed key", store.ErrInvalid)
 	}
@@ -235,7 +237,9 @@ func (s *Store) get(ctx context.Context, key string, now int64) (*store.Entry, e
 // is free or its row has expired; an update is one UPDATE guarded by key,
 // version and deadline. When an update changes no row, a second query
 // tells ErrConflict (a live row at another version) from ErrNotFound.
-func (s *Store) Put(ctx context.Context, e *store.Entry, prev uint64) error {
+func (s *Store) Put(ctx context.Context, e *store.Entry, prev uint64) (err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "database", store.OpPut)
+	defer func() { ob.End(err) }()
 	if err := s.check(e, prev); err != nil {
 		return fmt.Errorf("dbstore: put: %w", err)
 	}
@@ -279,7 +283,9 @@ func (s *Store) Put(ctx context.Context, e *store.Entry, prev uint64) error {
 }
 
 // Delete removes the entry under key; see [store.Store.Delete].
-func (s *Store) Delete(ctx context.Context, key string) error {
+func (s *Store) Delete(ctx context.Context, key string) (err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "database", store.OpDelete)
+	defer func() { ob.End(err) }()
 	if !store.ValidKey(key) {
 		return fmt.Errorf("dbstore: delete: %w: malformed key", store.ErrInvalid)
 	}
@@ -293,7 +299,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // entry's deadline column becomes min(idleDeadline, AbsoluteDeadline)
 // whatever the caller passes, so a touch never outlives the absolute
 // deadline.
-func (s *Store) Touch(ctx context.Context, key string, lastActivity, idleDeadline time.Time) error {
+func (s *Store) Touch(ctx context.Context, key string, lastActivity, idleDeadline time.Time) (err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "database", store.OpTouch)
+	defer func() { ob.End(err) }()
 	switch {
 	case !store.ValidKey(key):
 		return fmt.Errorf("dbstore: touch: %w: malformed key", store.ErrInvalid)
@@ -327,7 +335,9 @@ func (s *Store) Touch(ctx context.Context, key string, lastActivity, idleDeadlin
 // common case (no refresh due) is one SELECT; a refresh adds one UPDATE
 // guarded by version and LastActivity, so it never overwrites a
 // concurrent save or touch.
-func (s *Store) GetTouch(ctx context.Context, key string, now time.Time, idle time.Duration, touchBefore time.Time) (*store.Entry, error) {
+func (s *Store) GetTouch(ctx context.Context, key string, now time.Time, idle time.Duration, touchBefore time.Time) (_ *store.Entry, err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "database", store.OpGetTouch)
+	defer func() { ob.End(err) }()
 	if !store.ValidKey(key) {
 		return nil, fmt.Errorf("dbstore: get: %w: malformed key", store.ErrInvalid)
 	}
@@ -366,7 +376,9 @@ func (s *Store) GetTouch(ctx context.Context, key string, now time.Time, idle ti
 // [store.UserIndex.ListUser]. Rows are found by the SHA-256 of the user
 // id and matched on the id itself, so ids of any length and any bytes
 // work and never match each other.
-func (s *Store) ListUser(ctx context.Context, userID string) ([]*store.Entry, error) {
+func (s *Store) ListUser(ctx context.Context, userID string) (_ []*store.Entry, err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "database", store.OpListUser)
+	defer func() { ob.End(err) }()
 	if userID == "" {
 		// Anonymous sessions have no index: never list them all.
 		if err := ctx.Err(); err != nil {
@@ -400,7 +412,9 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]*store.Entry, er
 // DeleteUser deletes the user's entries except keep and returns how many
 // live entries it deleted; see [store.UserIndex.DeleteUser]. Expired rows
 // of the user go too, uncounted.
-func (s *Store) DeleteUser(ctx context.Context, userID string, keep string) (int, error) {
+func (s *Store) DeleteUser(ctx context.Context, userID string, keep string) (_ int, err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "database", store.OpDeleteUser)
+	defer func() { ob.End(err) }()
 	if userID == "" {
 		// Anonymous sessions have no index: never delete them all.
 		if err := ctx.Err(); err != nil {
@@ -432,7 +446,9 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep string) (int
 
 // CopyIn stores e as it is unless a live entry at a version >= e.Version
 // holds the key; see [store.Copier]. One INSERT ... ON CONFLICT statement.
-func (s *Store) CopyIn(ctx context.Context, e *store.Entry) (bool, error) {
+func (s *Store) CopyIn(ctx context.Context, e *store.Entry) (_ bool, err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "database", store.OpCopyIn)
+	defer func() { ob.End(err) }()
 	if err := s.check(e, 0); err != nil {
 		return false, fmt.Errorf("dbstore: copy in: %w", err)
 	}
@@ -455,7 +471,9 @@ func (s *Store) CopyIn(ctx context.Context, e *store.Entry) (bool, error) {
 }
 
 // Ping checks that the database answers; see [store.Pinger].
-func (s *Store) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) (err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "database", store.OpPing)
+	defer func() { ob.End(err) }()
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("dbstore: ping: %w", unavailable(err))
 	}

@@ -10,6 +10,10 @@ import (
 
 // Options configures a [Store]. The zero value is ready to use.
 type Options struct {
+	// Observer is told of every operation of the store, as store
+	// "database": the metrics and tracing packages provide one. Default nil.
+	Observer store.Observer
+
 	// Table is the name of the sessions table; the store also creates
 	// <Table>_migrations and indexes named after it. It must match
 	// [a-z_][a-z0-9_]{0,47}: short enough that every derived name fits

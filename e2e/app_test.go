@@ -33,11 +33,15 @@ func exampleBinary(t *testing.T) string {
 
 // app is the reference app running as its own process.
 type app struct {
-	base string // http://127.0.0.1:port
-	log  *syncBuffer
+	base  string // http://127.0.0.1:port
+	admin string // the operator listener (/healthz, /metrics): http://127.0.0.1:port
+	log   *syncBuffer
 }
 
-var openLine = regexp.MustCompile(`open (http://[0-9.:]+)/`)
+var (
+	openLine  = regexp.MustCompile(`open (http://[0-9.:]+)/`)
+	adminLine = regexp.MustCompile(`operator endpoints: (http://[0-9.:]+)/healthz`)
+)
 
 // startApp runs the reference app binary bin with the environment vars (on top of a
 // minimal one: PATH and HOME only, so the tester's own REDIS_URL or
@@ -46,7 +50,7 @@ var openLine = regexp.MustCompile(`open (http://[0-9.:]+)/`)
 func startApp(t *testing.T, bin string, vars map[string]string) *app {
 	t.Helper()
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "EXAMPLE_ADDR=127.0.0.1:0",
-		"EXAMPLE_DATA_DIR=" + t.TempDir()}
+		"EXAMPLE_ADMIN_ADDR=127.0.0.1:0", "EXAMPLE_DATA_DIR=" + t.TempDir()}
 	for k, v := range vars {
 		env = append(env, k+"="+v)
 	}
@@ -72,22 +76,24 @@ func startApp(t *testing.T, bin string, vars map[string]string) *app {
 			t.Logf("example's output:\n%s", out.String())
 		}
 	})
-	found := make(chan string, 1)
+	found := make(chan *app, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
+		a := &app{log: out}
 		for sc.Scan() {
-			if m := openLine.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case found <- m[1]:
-				default:
-				}
+			if m := openLine.FindStringSubmatch(sc.Text()); m != nil && a.base == "" {
+				a.base = m[1]
+			}
+			if m := adminLine.FindStringSubmatch(sc.Text()); m != nil && a.admin == "" {
+				a.admin = m[1]
+				found <- a // printed after the open line
 			}
 		}
 		_, _ = io.Copy(io.Discard, pr)
 	}()
 	select {
-	case base := <-found:
-		return &app{base: base, log: out}
+	case a := <-found:
+		return a
 	case <-exited:
 		t.Fatalf("the example exited before listening:\n%s", out.String())
 	case <-time.After(60 * time.Second):
@@ -141,5 +147,5 @@ func redisURL(t *testing.T) string {
 	return "redis://" + addr
 }
 
-// healthURL is the instance's health report.
-func (a *app) healthURL() string { return a.base + "/healthz" }
+// healthURL is the instance's health report, on its operator listener.
+func (a *app) healthURL() string { return a.admin + "/healthz" }

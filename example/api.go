@@ -58,9 +58,9 @@ func (a *App) storeDown(c *gin.Context, op string, err error) {
 	errorJSON(c, http.StatusServiceUnavailable, "session store unavailable")
 }
 
-// sessionState builds the session's JSON view. It makes sure the session
-// is stored (an anonymous one is created on first visit), so it has a CSRF
-// token and times to show.
+// sessionState builds the session's JSON view. A visitor who has not
+// logged in nor set a value gets a CSRF token for the login form without
+// any stored session (ginsession's visitor token), and no times.
 func (a *App) sessionState(c *gin.Context) (sessionJSON, error) {
 	s := ginsession.Current(c)
 	tok, err := s.CSRFToken()

@@ -36,11 +36,23 @@ func TestSessionRoute(t *testing.T) {
 		if s.Authenticated || s.User != nil || s.Platform != nil {
 			t.Errorf("fresh session: %s", r.body)
 		}
+		// An anonymous visitor: a visitor CSRF token, no stored session.
+		if len(s.CSRFToken) != 27 {
+			t.Errorf("csrf_token %q", s.CSRFToken)
+		}
+		if s.CreatedAt != nil || s.LastActivity != nil || s.ExpiresAt != nil {
+			t.Errorf("times of a session that is not stored: %s", r.body)
+		}
+		if c.cookie() != "" {
+			t.Error("a session cookie for an anonymous visitor")
+		}
+		// Logged in: the session's own token and its times.
+		s = c.login("bob")
 		if len(s.CSRFToken) != 22 {
 			t.Errorf("csrf_token %q", s.CSRFToken)
 		}
 		if s.CreatedAt == nil || s.LastActivity == nil || s.ExpiresAt == nil {
-			t.Fatalf("times missing: %s", r.body)
+			t.Fatalf("times missing: %+v", s)
 		}
 		created := mustRFC3339UTC(t, "created_at", *s.CreatedAt)
 		expires := mustRFC3339UTC(t, "expires_at", *s.ExpiresAt)
@@ -617,11 +629,20 @@ func TestAuditRoute(t *testing.T) {
 	})
 }
 
-// TestHealthAndMetrics: /healthz and /metrics answer.
+// TestHealthAndMetrics: /healthz and /metrics answer on the operator
+// listener only.
 func TestHealthAndMetrics(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		c := e.client(t, "")
-		r := c.get("/healthz")
+		for _, p := range []string{"/healthz", "/metrics"} {
+			if r := c.get(p); r.status != 404 {
+				t.Errorf("public %s: %d, want 404", p, r.status)
+			}
+		}
+		if r := c.getAdmin("/api/session"); r.status != 404 {
+			t.Errorf("operator listener serves the app: %d", r.status)
+		}
+		r := c.getAdmin("/healthz")
 		if r.status != 200 {
 			t.Fatalf("healthz %d %s", r.status, r.body)
 		}
@@ -647,7 +668,7 @@ func TestHealthAndMetrics(t *testing.T) {
 		}
 
 		metric := func(name string) string {
-			r := c.get("/metrics")
+			r := c.getAdmin("/metrics")
 			if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain") {
 				t.Fatalf("metrics: %d %q", r.status, r.header.Get("Content-Type"))
 			}
@@ -670,7 +691,7 @@ func TestHealthAndMetrics(t *testing.T) {
 		if v := metric("sessions_audit_dropped_total"); v != "0" {
 			t.Errorf("audit drops: %s", v)
 		}
-		if r := c.get("/metrics"); !strings.Contains(string(r.body), "# TYPE sessions_store_operation_duration_seconds histogram") {
+		if r := c.getAdmin("/metrics"); !strings.Contains(string(r.body), "# TYPE sessions_store_operation_duration_seconds histogram") {
 			t.Error("no store latency histogram")
 		}
 	})

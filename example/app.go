@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/vedfolnir/sessions/audit"
 	"github.com/vedfolnir/sessions/ginsession"
@@ -35,7 +36,8 @@ type App struct {
 	cfg      appConfig
 	log      *slog.Logger
 	sessions *ginsession.Manager
-	handler  http.Handler
+	handler  http.Handler   // the public listener's
+	admin    http.Handler   // the operator listener's: /healthz, /metrics
 	closers  []func() error // run in reverse order by Close
 
 	store    store.Store           // the session store, as the manager sees it
@@ -45,6 +47,8 @@ type App struct {
 	audit    *audit.Writer
 	registry *prometheus.Registry
 	metrics  *metrics.Metrics
+	observer store.Observer           // metrics, and tracing when on: see observe.go
+	tracer   *sdktrace.TracerProvider // nil unless OTEL_TRACES_EXPORTER is set
 	pub      *live.Publisher
 	storage  *storage.Storage // the session storage: store, health report, hybrid status
 
@@ -87,7 +91,15 @@ func (a *App) build(ctx context.Context) (err error) {
 		}
 		sc.Keyring, a.KeyFileCreated = kr, created
 	}
+	a.registry = prometheus.NewRegistry()
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := a.setupObservers(); err != nil {
+		return err
+	}
 	if err := a.openStorage(ctx); err != nil {
+		return err
+	}
+	if err := a.registerPools(); err != nil {
 		return err
 	}
 
@@ -103,12 +115,6 @@ func (a *App) build(ctx context.Context) (err error) {
 		return a.audit.Close(cctx)
 	})
 
-	a.registry = prometheus.NewRegistry()
-	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.metrics, err = metrics.New(a.registry, metrics.Options{})
-	if err != nil {
-		return err
-	}
 	if err := a.metrics.RegisterAuditDrops(a.audit.Dropped); err != nil {
 		return err
 	}
@@ -121,7 +127,7 @@ func (a *App) build(ctx context.Context) (err error) {
 	a.pub = live.NewPublisher(a.broker, live.PublisherOptions{Logger: a.log})
 	a.closers = append(a.closers, func() error { a.pub.Close(); return nil })
 
-	sc.Store = a.metrics.InstrumentStore(a.cfg.Storage, a.store)
+	sc.Store, sc.Observer = a.store, a.observer
 	sc.OnEvent = append(sc.OnEvent, a.audit.Handle, a.metrics.Handle, a.pub.Handle)
 	m, err := ginsession.NewManager(sc)
 	if err != nil {
@@ -134,6 +140,7 @@ func (a *App) build(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	a.admin = a.adminRoutes()
 	return nil
 }
 
@@ -144,8 +151,25 @@ func redactURL(u string) string { return redact.URL(u) }
 // managerLoaded returns the session manager once it exists (nil before).
 func (a *App) managerLoaded() *ginsession.Manager { return a.manager.Load() }
 
-// Handler returns the app's HTTP handler.
+// Handler returns the app's HTTP handler, for the public listener.
 func (a *App) Handler() http.Handler { return a.handler }
+
+// AdminHandler returns the operator endpoints' handler (/healthz,
+// /metrics), for a listener only operators reach (EXAMPLE_ADMIN_ADDR,
+// loopback by default).
+func (a *App) AdminHandler() http.Handler { return a.admin }
+
+// adminRoutes builds the operator listener's engine.
+func (a *App) adminRoutes() http.Handler {
+	r := gin.New()
+	r.Use(gin.Recovery())
+	r.GET("/healthz", health.Handler(a.storage, health.Options{}))
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{})))
+	r.NoRoute(func(c *gin.Context) {
+		c.JSON(http.StatusNotFound, gin.H{"error": "not found"})
+	})
+	return r
+}
 
 // Shutdown ends the event streams, so an http.Server's graceful Shutdown
 // does not wait for them. Register it with Server.RegisterOnShutdown.
@@ -167,11 +191,10 @@ func (a *App) Close() error {
 func (a *App) routes() (http.Handler, error) {
 	r := gin.New()
 	r.Use(gin.Recovery())
+	r.Use(a.requestSpans()...)
 	if err := r.SetTrustedProxies(nil); err != nil {
 		return nil, err
 	}
-	r.GET("/healthz", health.Handler(a.storage, health.Options{}))
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{})))
 	r.GET("/live.js", live.ScriptHandler())
 	if err := a.staticRoutes(r); err != nil {
 		return nil, err

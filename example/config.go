@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/vedfolnir/sessions/ginsession"
 	"github.com/vedfolnir/sessions/storage"
@@ -19,15 +20,28 @@ import (
 // (REDIS_URL, SESSION_STORAGE, SESSION_COOKIE_*, ...) are read as the
 // library documents them.
 const (
-	envAddr        = "EXAMPLE_ADDR"     // listen address; default 127.0.0.1:8080
-	envDataDir     = "EXAMPLE_DATA_DIR" // SQLite file and generated key; default under os.UserCacheDir
+	envAddr        = "EXAMPLE_ADDR"       // listen address; default 127.0.0.1:8080
+	envAdminAddr   = "EXAMPLE_ADMIN_ADDR" // operator listener (/healthz, /metrics); default 127.0.0.1:8081
+	envDataDir     = "EXAMPLE_DATA_DIR"   // SQLite file and generated key; default under os.UserCacheDir
 	envRedisURL    = "REDIS_URL"
 	envDatabaseURL = "DATABASE_URL"
 	envStorage     = "SESSION_STORAGE" // redis | database | hybrid
 	envKeys        = "SESSION_ENCRYPTION_KEYS"
 )
 
-const defaultAddr = "127.0.0.1:8080"
+const (
+	defaultAddr      = "127.0.0.1:8080"
+	defaultAdminAddr = "127.0.0.1:8081"
+)
+
+// Timeouts of the example's HTTP servers. The event stream lifts the read
+// and write deadlines for itself (ginsession/live).
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 15 * time.Second // the whole request, body included
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
 
 // defaultDataDirPath is the user's cache directory plus
 // "vedfolnir-sessions-example" (~/.cache/... on Linux), or
@@ -58,6 +72,7 @@ func mapLookup(m map[string]string) lookupFunc {
 // appConfig is the example's whole configuration, read once at start.
 type appConfig struct {
 	Addr        string
+	AdminAddr   string // the operator listener: /healthz and /metrics
 	DataDir     string
 	Storage     string // modeRedis, modeDatabase or modeHybrid
 	RedisURL    string
@@ -66,8 +81,14 @@ type appConfig struct {
 	// CookieSecureDefaulted: SESSION_COOKIE_SECURE was unset and Addr is a
 	// loopback address, so the cookie is sent over plain HTTP.
 	CookieSecureDefaulted bool
-	lookup                lookupFunc
-	Logger                *slog.Logger
+	// ReadTimeout and WriteTimeout bound each request on both listeners
+	// (default readTimeout, writeTimeout); tests shorten them.
+	ReadTimeout, WriteTimeout time.Duration
+	// streamHeartbeat is the event stream's heartbeat (0: the library's
+	// default); tests shorten it.
+	streamHeartbeat time.Duration
+	lookup          lookupFunc
+	Logger          *slog.Logger
 }
 
 // configFromLookup reads the configuration. Every bad value is reported,
@@ -79,6 +100,7 @@ func configFromLookup(lookup lookupFunc, logger *slog.Logger) (appConfig, error)
 	get := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
 	c := appConfig{
 		Addr:        get(envAddr),
+		AdminAddr:   get(envAdminAddr),
 		DataDir:     get(envDataDir),
 		RedisURL:    get(envRedisURL),
 		DatabaseURL: get(envDatabaseURL),
@@ -93,6 +115,13 @@ func configFromLookup(lookup lookupFunc, logger *slog.Logger) (appConfig, error)
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("%s=%q: want host:port, e.g. %s", envAddr, c.Addr, defaultAddr))
 	}
+	if c.AdminAddr == "" {
+		c.AdminAddr = defaultAdminAddr
+	}
+	if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+		errs = append(errs, fmt.Errorf("%s=%q: want host:port, e.g. %s", envAdminAddr, c.AdminAddr, defaultAdminAddr))
+	}
+	c.ReadTimeout, c.WriteTimeout = readTimeout, writeTimeout
 	if c.DataDir == "" {
 		c.DataDir = defaultDataDirPath()
 	}

@@ -263,7 +263,7 @@ func TestRedisMode(t *testing.T) {
 	if r := c.get("/api/audit"); r.status != 200 || !strings.Contains(string(r.body), `"login"`) {
 		t.Errorf("audit: %d %s", r.status, r.body)
 	}
-	if r := c.get("/healthz"); r.status != 200 || !strings.Contains(string(r.body), `"storage":"redis"`) {
+	if r := c.getAdmin("/healthz"); r.status != 200 || !strings.Contains(string(r.body), `"storage":"redis"`) {
 		t.Errorf("healthz: %d %s", r.status, r.body)
 	}
 }
@@ -283,7 +283,7 @@ func TestHybridRedisOutage(t *testing.T) {
 	c := e.client(t, "")
 	c.login("alice")
 	fallbackCount := func(to string) string {
-		r := c.get("/metrics")
+		r := c.getAdmin("/metrics")
 		for _, line := range strings.Split(string(r.body), "\n") {
 			if v, ok := strings.CutPrefix(line, `sessions_fallback_transitions_total{to="`+to+`"} `); ok {
 				return v
@@ -292,7 +292,7 @@ func TestHybridRedisOutage(t *testing.T) {
 		return "absent"
 	}
 	health := func() (int, string) {
-		r := c.get("/healthz")
+		r := c.getAdmin("/healthz")
 		return r.status, string(r.body)
 	}
 	if code, body := health(); code != 200 || !strings.Contains(body, `"status":"ok"`) {
@@ -371,7 +371,7 @@ func TestHybridRedisDownAtStart(t *testing.T) {
 	if s := c.state(); !s.Authenticated || s.User.Username != "alice" {
 		t.Errorf("after login: %+v", s)
 	}
-	r := c.get("/healthz")
+	r := c.getAdmin("/healthz")
 	if r.status != 200 || !strings.Contains(string(r.body), `"status":"degraded"`) || !strings.Contains(string(r.body), `"storage":"hybrid"`) {
 		t.Errorf("healthz %d %s", r.status, r.body)
 	}

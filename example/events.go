@@ -24,7 +24,7 @@ import (
 // eventsHandler is live.Handler, with streams ended by App.Shutdown, so a
 // graceful server shutdown does not wait for open streams.
 func (a *App) eventsHandler() gin.HandlerFunc {
-	h := live.Handler(a.broker, live.Options{Logger: a.log})
+	h := live.Handler(a.broker, live.Options{Logger: a.log, Heartbeat: a.cfg.streamHeartbeat})
 	return func(c *gin.Context) {
 		ctx, cancel := context.WithCancel(c.Request.Context())
 		defer cancel()

@@ -122,9 +122,17 @@ func TestEventsRoute(t *testing.T) {
 			t.Error("stream still open after logout")
 		}
 
-		// A login rotates the session: the anonymous tab hears it.
+		// An anonymous visitor has no stored session, hence no stream.
 		anon := e.client(t, "")
 		anon.state()
+		if r := anon.get("/api/events"); r.status != 401 {
+			t.Errorf("anonymous visitor: %d %s", r.status, r.body)
+		}
+		// Once it set a value it has one; a login rotates it, and the
+		// stream hears it.
+		if r := anon.do("PUT", "/api/prefs/theme", `"dark"`, csrfValid); r.status >= 300 {
+			t.Fatalf("set a pref: %d %s", r.status, r.body)
+		}
 		anonEvents := anon.stream(t)
 		anon.login("bob")
 		if ev := next(t, anonEvents); ev.name != "rotated" || ev.data.Detail == "" {
@@ -143,7 +151,7 @@ func TestEventsRoute(t *testing.T) {
 func TestEventsEndOnShutdown(t *testing.T) {
 	e := startApp(t, backends[0].env(t))
 	c := e.client(t, "")
-	c.state()
+	c.login("alice")
 	events := c.stream(t)
 	e.app.Shutdown()
 	select {

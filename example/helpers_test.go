@@ -68,9 +68,10 @@ func forEachBackend(t *testing.T, f func(t *testing.T, e *env)) {
 
 // env is a running app and its server.
 type env struct {
-	app  *App
-	srv  *httptest.Server
-	base string
+	app       *App
+	srv       *httptest.Server
+	base      string
+	adminBase string // the operator listener: /healthz, /metrics
 }
 
 // quietLogger drops the app's log unless the test is verbose.
@@ -92,9 +93,18 @@ func (w tWriter) Write(p []byte) (int, error) {
 // and serves it on 127.0.0.1.
 func startApp(t testing.TB, vars map[string]string) *env {
 	t.Helper()
+	return startAppWith(t, vars, nil)
+}
+
+// startAppWith is startApp with tweak applied to the configuration.
+func startAppWith(t testing.TB, vars map[string]string, tweak func(*appConfig)) *env {
+	t.Helper()
 	cfg, err := configFromLookup(mapLookup(vars), quietLogger(t))
 	if err != nil {
 		t.Fatalf("config: %v", err)
+	}
+	if tweak != nil {
+		tweak(&cfg)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -105,14 +115,16 @@ func startApp(t testing.TB, vars map[string]string) *env {
 	srv := httptest.NewUnstartedServer(app.Handler())
 	srv.Config.RegisterOnShutdown(app.Shutdown)
 	srv.Start()
+	admin := httptest.NewServer(app.AdminHandler())
 	t.Cleanup(func() {
 		app.Shutdown()
 		srv.Close()
+		admin.Close()
 		if err := app.Close(); err != nil {
 			t.Errorf("app.Close: %v", err)
 		}
 	})
-	return &env{app: app, srv: srv, base: srv.URL}
+	return &env{app: app, srv: srv, base: srv.URL, adminBase: admin.URL}
 }
 
 // client is one browser: its own cookie jar and user agent.
@@ -216,6 +228,15 @@ func (c *client) do(method, path string, body any, mode csrfMode) response {
 }
 
 func (c *client) get(path string) response { c.t.Helper(); return c.do("GET", path, nil, csrfMissing) }
+
+// getAdmin is get on the operator listener.
+func (c *client) getAdmin(path string) response {
+	c.t.Helper()
+	cc, e := *c, *c.e
+	e.base = c.e.adminBase
+	cc.e = &e
+	return cc.get(path)
+}
 
 // session is the answer of GET /api/session.
 type session struct {

@@ -62,6 +62,12 @@ func run(ctx context.Context, lookup lookupFunc, logger *slog.Logger, out io.Wri
 	if err != nil {
 		return err
 	}
+	defer ln.Close()
+	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		return fmt.Errorf("%s: %w", envAdminAddr, err)
+	}
+	defer adminLn.Close()
 	logger.Info("data directory: " + cfg.DataDir + " (set " + envDataDir + " to change)")
 	logger.Info("storage: " + app.StorageDesc)
 	for _, w := range app.Warnings {
@@ -75,27 +81,42 @@ func run(ctx context.Context, lookup lookupFunc, logger *slog.Logger, out io.Wri
 	if cfg.CookieSecureDefaulted {
 		logger.Info("SESSION_COOKIE_SECURE unset and the address is loopback: the session cookie works over plain HTTP")
 	}
-	srv := &http.Server{
-		Handler:           app.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	srv := newServer(app.Handler(), cfg)
 	srv.RegisterOnShutdown(app.Shutdown)
-	fmt.Fprintf(out, "\n  sessions example: open http://%s/  (log in as alice/alice or bob/bob)\n\n", ln.Addr())
-	logger.Info("listening", "addr", ln.Addr().String())
-	errc := make(chan error, 1)
+	admin := newServer(app.AdminHandler(), cfg)
+	fmt.Fprintf(out, "\n  sessions example: open http://%s/  (log in as alice/alice or bob/bob)\n", ln.Addr())
+	fmt.Fprintf(out, "  operator endpoints: http://%s/healthz and /metrics\n\n", adminLn.Addr())
+	logger.Info("listening", "addr", ln.Addr().String(), "admin", adminLn.Addr().String())
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- admin.Serve(adminLn) }()
 	select {
 	case err := <-errc:
+		_ = srv.Close()
+		_ = admin.Close()
 		return err
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	err = errors.Join(srv.Shutdown(sctx), admin.Shutdown(sctx))
+	<-errc
+	<-errc
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	<-errc
 	return nil
+}
+
+// newServer is an http.Server for h with the example's timeouts: a slow
+// client cannot hold a connection by sending its headers or body slowly.
+func newServer(h http.Handler, cfg appConfig) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       idleTimeout,
+	}
 }

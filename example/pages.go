@@ -66,7 +66,13 @@ func (a *App) page(c *gin.Context) {
 		c.String(http.StatusServiceUnavailable, "The session store is unavailable. Try again in a moment.")
 		return
 	}
-	d := pageData{CSRF: st.CSRFToken, Storage: a.StorageDesc, Theme: "light", User: st.User, Platform: st.Platform}
+	// Storage details (addresses, file paths) are for admins; everyone
+	// else sees the mode alone.
+	desc := a.cfg.Storage
+	if st.User != nil && st.User.Role == "admin" {
+		desc = a.StorageDesc
+	}
+	d := pageData{CSRF: st.CSRFToken, Storage: desc, Theme: "light", User: st.User, Platform: st.Platform}
 	s := ginsession.Current(c)
 	if raw, err := ginsession.Get[[]byte](s, prefPrefix+"theme"); err == nil && string(raw) == `"dark"` {
 		d.Theme = "dark"

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"github.com/vedfolnir/sessions/internal/testserver"
 	"io"
 	"net"
@@ -67,7 +68,7 @@ func TestSmokeBinary(t *testing.T) {
 	t.Logf("go build: %v", time.Since(t0).Round(time.Millisecond))
 
 	data := filepath.Join(dir, "data") // does not exist yet
-	addr := freeAddr(t)
+	addr, adminAddr := freeAddr(t), freeAddr(t)
 	cmd := exec.Command(bin)
 	// A clean environment: no REDIS_URL or DATABASE_URL a CI job may set
 	// for the other tests, no session settings.
@@ -78,7 +79,7 @@ func TestSmokeBinary(t *testing.T) {
 		}
 		cmd.Env = append(cmd.Env, kv)
 	}
-	cmd.Env = append(cmd.Env, "EXAMPLE_DATA_DIR="+data, "EXAMPLE_ADDR="+addr)
+	cmd.Env = append(cmd.Env, "EXAMPLE_DATA_DIR="+data, "EXAMPLE_ADDR="+addr, "EXAMPLE_ADMIN_ADDR="+adminAddr)
 	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	t0 = time.Now()
@@ -114,6 +115,7 @@ func TestSmokeBinary(t *testing.T) {
 	t.Logf("serving %v after start", time.Since(t0).Round(time.Millisecond))
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
+	body0 := body
 	if res.StatusCode != 200 || !bytes.Contains(body, []byte(`"csrf_token":"`)) {
 		t.Fatalf("GET /api/session: %d %s", res.StatusCode, body)
 	}
@@ -131,7 +133,7 @@ func TestSmokeBinary(t *testing.T) {
 		t.Fatalf("GET /: %d %.300s", res.StatusCode, body)
 	}
 	log := out.String()
-	for _, want := range []string{"SQLite", filepath.Join(data, "sessions.db"), "created a new key file", addr, "plain HTTP"} {
+	for _, want := range []string{"SQLite", filepath.Join(data, "sessions.db"), "created a new key file", "open http://" + addr + "/", "http://" + adminAddr + "/healthz", "plain HTTP"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("start log lacks %q:\n%s", want, log)
 		}
@@ -140,11 +142,44 @@ func TestSmokeBinary(t *testing.T) {
 		t.Errorf("key file: %v %v", fi, err)
 	}
 
+	// The operator endpoints are on their own listener, not the public one.
+	if res, err := http.Get(base + "/healthz"); err != nil || res.StatusCode != 404 {
+		t.Errorf("public /healthz: %v %v, want 404", err, res)
+	} else {
+		res.Body.Close()
+	}
+	if res, err := http.Get("http://" + adminAddr + "/healthz"); err != nil || res.StatusCode != 200 {
+		t.Errorf("admin /healthz: %v %v, want 200", err, res)
+	} else {
+		res.Body.Close()
+	}
+
+	// Log in through the visitor CSRF token and its cookie.
+	var anon struct {
+		CSRF string `json:"csrf_token"`
+	}
+	_ = json.Unmarshal(body0, &anon)
+	login, _ := http.NewRequest("POST", base+"/api/login", strings.NewReader(`{"username":"bob","password":"bob"}`))
+	login.Header.Set("Content-Type", "application/json")
+	login.Header.Set("X-CSRF-Token", anon.CSRF)
+	login.Header.Set("Cookie", strings.Split(ck, ";")[0])
+	lres, err := http.DefaultClient.Do(login)
+	if err != nil || lres.StatusCode != 200 {
+		t.Fatalf("login: %v %v", err, lres)
+	}
+	lres.Body.Close()
+	var sessCookie string
+	for _, c := range lres.Cookies() {
+		if !strings.HasSuffix(c.Name, "-csrf") {
+			sessCookie = c.Name + "=" + c.Value
+		}
+	}
+
 	// A stream is open while the server stops: shutdown must not wait for it.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/events", nil)
-	req.Header.Set("Cookie", strings.Split(ck, ";")[0])
+	req.Header.Set("Cookie", sessCookie)
 	if stream, err := http.DefaultClient.Do(req); err != nil || stream.StatusCode != 200 {
 		t.Fatalf("events: %v %v", err, stream)
 	} else {

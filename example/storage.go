@@ -46,6 +46,7 @@ func (a *App) openStorage(ctx context.Context) error {
 		DefaultSQLitePath: a.cfg.sqlitePath(),
 		Lookup:            a.cfg.lookup,
 		Logger:            a.log,
+		Observer:          a.observer,
 		Hybrid: hybrid.Options{
 			// The hybrid store calls this from its own goroutine; the manager
 			// exists by the time Redis can first fail.

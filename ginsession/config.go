@@ -119,6 +119,13 @@ type Config struct {
 	// Default LimitEvictOldest.
 	LimitPolicy LimitPolicy
 
+	// VisitorCSRFLifetime is how long the CSRF token of a visitor without
+	// a stored session stays valid: CSRFToken gives such a visitor a token
+	// signed with a key derived from Keyring and bound to a cookie of this
+	// lifetime (the session cookie's name plus "-csrf"), so a login form
+	// costs no stored session. Default 2h.
+	VisitorCSRFLifetime time.Duration
+
 	// Fingerprint binds sessions to the client (opt-in).
 	Fingerprint FingerprintOptions
 
@@ -144,6 +151,15 @@ type Config struct {
 	// Logger receives errors that cannot be returned to a caller. Default
 	// slog.Default().
 	Logger *slog.Logger
+
+	// Observer is told of each session load and save that calls the store
+	// (store.OpLoad and store.OpSave, as store "session"), and returns the
+	// context the store calls run with: the tracing package makes them
+	// spans, the metrics package times them. Give it to the store too
+	// (redisstore, dbstore and hybrid Options.Observer) to see each store
+	// call. Request log lines go through Logger's Context methods, with
+	// the request's context. Default nil.
+	Observer store.Observer
 }
 
 func (c Config) withDefaults() Config {
@@ -179,6 +195,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RotateGrace == 0 {
 		c.RotateGrace = 30 * time.Second
+	}
+	if c.VisitorCSRFLifetime == 0 {
+		c.VisitorCSRFLifetime = 2 * time.Hour
 	}
 	if c.Limits.MaxSize <= 0 {
 		c.Limits.MaxSize = store.DefaultMaxSize
@@ -227,6 +246,8 @@ func (c Config) validate() error {
 		return bad("Fingerprint.IPv4PrefixBits", "must be 0..32")
 	case c.Fingerprint.IPv6PrefixBits < 0 || c.Fingerprint.IPv6PrefixBits > 128:
 		return bad("Fingerprint.IPv6PrefixBits", "must be 0..128")
+	case c.VisitorCSRFLifetime < time.Second:
+		return bad("VisitorCSRFLifetime", "must be at least 1s")
 	case c.StoreTimeout < 0:
 		return bad("StoreTimeout", "must be positive")
 	case c.MaxConflictRetries < 0:

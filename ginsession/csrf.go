@@ -31,8 +31,16 @@ func newCSRFRaw(m *Manager) []byte {
 	return raw
 }
 
-// CSRFToken returns the session's CSRF token (16 random bytes, base64url),
-// creating it with the session if needed. Login and rotation renew it.
+// CSRFToken returns the session's CSRF token (16 random bytes, base64url).
+// Login and rotation renew it.
+//
+// A visitor without a stored session, and with no change this request
+// would store (an anonymous visitor on the login form), gets a visitor
+// token instead: signed
+// with a key derived from the key ring and bound to a short-lived HttpOnly
+// cookie that CSRFToken sets (Config.VisitorCSRFLifetime), so it costs no
+// stored session. RequireCSRF accepts it for requests without a logged-in
+// user only; Login replaces it with the session's own.
 func (s *Session) CSRFToken() (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -40,6 +48,10 @@ func (s *Session) CSRFToken() (string, error) {
 		return "", err
 	}
 	raw := s.values[keyCSRF]
+	if raw == nil && s.entry == nil && !s.dirty {
+		// Nothing stored, nothing to store: a visitor.
+		return s.visitorToken(), nil
+	}
 	if raw == nil {
 		raw = newCSRFRaw(s.m)
 		s.put(keyCSRF, raw)
@@ -92,7 +104,9 @@ type CSRFOptions struct {
 // handler runs, unsafe requests (anything but GET, HEAD, OPTIONS) that are
 // cross-site by Fetch metadata or Origin (Go's http.CrossOriginProtection),
 // or that lack the session's CSRF token in the X-CSRF-Token header (or the
-// csrf_token form field). Install it after the session middleware.
+// csrf_token form field). A request without a logged-in user may present a
+// visitor token (see Session.CSRFToken) instead. Install it after the
+// session middleware.
 func RequireCSRF(opts CSRFOptions) (gin.HandlerFunc, error) {
 	cop := http.NewCrossOriginProtection()
 	for _, o := range opts.TrustedOrigins {
@@ -128,7 +142,11 @@ func RequireCSRF(opts CSRFOptions) (gin.HandlerFunc, error) {
 			c.Abort()
 			return
 		}
-		if !has {
+		visitor := false
+		if u, err := sess.User(); err == nil && u.ID == "" {
+			visitor = sess.m.readCSRFCookie(c.Request) != nil
+		}
+		if !has && !visitor {
 			// No token to match: refuse before reading any body.
 			reject(c, "missing or invalid CSRF token")
 			return
@@ -139,12 +157,17 @@ func RequireCSRF(opts CSRFOptions) (gin.HandlerFunc, error) {
 			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxForm)
 			presented = c.PostForm(CSRFFormField)
 		}
-		ok, err := sess.checkCSRF(presented)
-		if err != nil {
-			// The load failed: the middleware's commit answers it (503
-			// with Retry-After when the store is unavailable).
-			c.Abort()
-			return
+		ok := false
+		if has {
+			if ok, err = sess.checkCSRF(presented); err != nil {
+				// The load failed: the middleware's commit answers it (503
+				// with Retry-After when the store is unavailable).
+				c.Abort()
+				return
+			}
+		}
+		if !ok && visitor {
+			ok = sess.m.checkVisitorCSRF(c.Request, presented)
 		}
 		if !ok {
 			reject(c, "missing or invalid CSRF token")

@@ -52,7 +52,7 @@ func TestRequireCSRF(t *testing.T) {
 	}
 	victim, other := a.client(), a.client()
 	tok, otherTok := get(victim), get(other)
-	require.Len(t, tok, 22, "16 bytes, base64url")
+	require.Len(t, tok, 27, "a visitor token: 4 + 16 bytes, base64url")
 
 	post := func(c *client, header http.Header, form url.Values) int {
 		var body *strings.Reader

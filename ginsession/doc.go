@@ -44,19 +44,40 @@
 //
 // # Identity
 //
-// [Login] rotates the token at once (the old token is dead when it returns,
-// which defeats fixation), renews the CSRF token and records the user id in
-// the entry for per-user session management. The new entry is written once,
-// by the commit, with the values the handler sets after Login (with
-// [Config.MaxSessionsPerUser], Login writes it at once for the limit's
-// check). [Logout] deletes the entry; a slow request that saves afterwards
-// cannot resurrect it.
-// [Rotate] is for other privilege changes; [Config.OnRotate] hooks see old
+// [Session.Login] rotates the token at once (the old token is dead when it
+// returns, which defeats fixation), renews the CSRF token and records the
+// user id in the entry for per-user session management. A login over
+// another user's session starts clean: none of that user's values carry
+// over. The new entry is written once, by the commit, with the values the
+// handler sets after Login (with [Config.MaxSessionsPerUser], Login writes
+// it at once for the limit's check). [Session.Logout], revocation,
+// eviction, rotation and a fingerprint mismatch all end a session the same
+// way, by a tombstone: a slow request that saves afterwards, or an older
+// copy of the entry, cannot resurrect it.
+// [Session.Rotate] is for other privilege changes; [Config.OnRotate] hooks see old
 // and new handles (never tokens) and may veto.
+//
+// # Anonymous visitors
+//
+// A visitor who has not logged in nor set a value costs no store write:
+// [Session.CSRFToken] gives it a visitor token, signed with a key derived
+// from the key ring and bound to a short-lived cookie, which
+// [RequireCSRF] accepts for requests without a logged-in user. A login
+// form thus needs no stored session, and a flood of visitors stores
+// nothing.
 //
 // # Configuration
 //
 // [Config]'s zero values are the safe defaults; [ConfigFromEnv] reads the
 // environment (REDIS_SESSION_TIMEOUT, SESSION_COOKIE_NAME, ...) and refuses
 // bad values by name.
+//
+// # Observing
+//
+// [Config.Observer] (a store.Observer, the hook the stores take too) is
+// told of each session load and save that calls the store, with its
+// duration, outcome and conflict retries; the metrics and tracing packages
+// implement it. Log lines written for a request go through
+// [Config.Logger]'s Context methods with the request's context, and name
+// the session by its handle, never its token.
 package ginsession

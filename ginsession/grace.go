@@ -113,7 +113,7 @@ func (s *Session) graceRotate(ctx context.Context, now time.Time) {
 	}
 	fe.Payload = fwdPayload
 	if err := st.Put(ctx, ne, 0); err != nil {
-		s.m.cfg.Logger.Warn("ginsession: periodic rotation", "session", store.Handle(old.Key), "err", err)
+		s.m.cfg.Logger.WarnContext(ctx, "ginsession: periodic rotation", "session", store.Handle(old.Key), "err", err)
 		return
 	}
 	if err := st.Put(ctx, fe, old.Version); err != nil {

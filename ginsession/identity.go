@@ -44,7 +44,10 @@ func CurrentUser(c *gin.Context) (User, bool) {
 // Login records u as the session's user and rotates the token at once: the
 // old token is dead before this returns (no grace period for a privilege
 // change), so a token planted before login (fixation) is worthless. Values
-// set before login are kept; the CSRF token is renewed; the session gets a
+// set before login are kept when the session was anonymous or already
+// logged in as the same user; a login over another user's session starts
+// clean: none of that user's values (flashes included) carry over to the
+// new one, as if they had logged out first. The CSRF token is renewed; the session gets a
 // fresh creation time and absolute lifetime, since it starts a new
 // authentication. Emits "login" and "rotated" ("created" when nothing was
 // stored before).
@@ -80,6 +83,9 @@ func (s *Session) Login(u User) error {
 		return wrap("login", err)
 	}
 	oldValues, oldDelta := cloneMap(s.values), cloneMap(s.delta)
+	if s.entry != nil && s.entry.UserID != "" && s.entry.UserID != u.ID {
+		s.dropUserValues()
+	}
 	s.put(keyUser, rawUser)
 	oldKey := ""
 	if s.entry != nil {
@@ -109,6 +115,17 @@ func (s *Session) Login(u User) error {
 	}
 	s.m.Emit(ev)
 	return nil
+}
+
+// dropUserValues deletes what belongs to the session's user: the
+// application's values and the flashes. What belongs to the browser (device,
+// fingerprint) stays.
+func (s *Session) dropUserValues() {
+	for k := range s.values {
+		if k == keyFlashes || k[0] != 0 {
+			s.del(k)
+		}
+	}
 }
 
 // Rotate gives the session a new token and deletes the old one at once,

@@ -33,6 +33,7 @@ type Manager struct {
 	getTouch store.GetToucher // nil when the store lacks it
 	index    store.UserIndex  // nil when the store lacks it
 	groups   commitGroups     // saves of one session in progress (group commit)
+	csrfKeys [][]byte         // visitor CSRF MAC keys, derived from the key ring, active first
 }
 
 // NewManager validates cfg and returns a Manager. Errors wrap ErrConfig and
@@ -42,7 +43,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg}
+	m := &Manager{cfg: cfg, csrfKeys: cfg.Keyring.SubKeys(visitorCSRFPurpose)}
 	m.getTouch, _ = cfg.Store.(store.GetToucher)
 	m.index, _ = cfg.Store.(store.UserIndex)
 	if cfg.MaxSessionsPerUser > 0 && m.index == nil {

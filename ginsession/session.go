@@ -85,6 +85,8 @@ type Session struct {
 	flagged     bool // the fingerprint did not match (FingerprintFlag)
 	setCookie   bool // the token changed: send it
 	clearCookie bool // the client's cookie names no session: expire it
+
+	obs observed // the save observation in progress
 }
 
 // load reads the session on first use. Malformed, unknown, expired,
@@ -113,6 +115,8 @@ func (s *Session) load() error {
 	now := cfg.Now()
 	ctx, cancel := context.WithTimeout(s.c.Request.Context(), cfg.StoreTimeout)
 	defer cancel()
+	ctx, ob := store.Observe(ctx, cfg.Observer, "session", store.OpLoad)
+	defer func() { ob.End(s.loadOutcome()) }()
 	var e *store.Entry
 	var err error
 	if s.m.getTouch != nil {
@@ -136,7 +140,7 @@ func (s *Session) load() error {
 		dctx, dcancel := s.m.storeCtx(s.c.Request.Context())
 		defer dcancel()
 		if err := cfg.Store.Delete(dctx, key); err != nil {
-			cfg.Logger.Warn("ginsession: delete expired session", "session", store.Handle(key), "err", err)
+			cfg.Logger.WarnContext(dctx, "ginsession: delete expired session", "session", store.Handle(key), "err", err)
 		}
 		return nil
 	}
@@ -172,7 +176,11 @@ func (s *Session) load() error {
 		} else {
 			dctx, dcancel := s.m.storeCtx(s.c.Request.Context())
 			defer dcancel()
-			_ = cfg.Store.Delete(dctx, e.Key)
+			// Ended as every session ends, by a tombstone: no older copy
+			// (a hybrid mirror, a recovery) can bring it back.
+			if err := s.m.kill(dctx, e.Key, e); err != nil {
+				cfg.Logger.Warn("ginsession: end mismatched session", "session", store.Handle(e.Key), "err", err)
+			}
 			s.reset()
 			return nil
 		}
@@ -299,7 +307,7 @@ func (s *Session) late(op string) error {
 		if s.c != nil && s.c.Request != nil {
 			ev = append(ev, "method", s.c.Request.Method, "path", s.c.Request.URL.Path)
 		}
-		s.m.cfg.Logger.Error("ginsession: session changed after the response started; the change is not saved", ev...)
+		s.m.cfg.Logger.ErrorContext(s.reqContext(), "ginsession: session changed after the response started; the change is not saved", ev...)
 	}
 	return wrap(op, ErrCommitted)
 }
@@ -554,7 +562,7 @@ func (s *Session) Handle() string {
 func (s *Session) Save() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err := s.save()
+	err := s.observeSave()
 	if err == nil {
 		s.dirty = false
 	}
@@ -574,12 +582,12 @@ func (s *Session) commit() error {
 		// error, and the response must not pretend otherwise (a 503 when
 		// the store is unavailable).
 		s.commitErr = s.loadErr
-		s.m.cfg.Logger.Error("ginsession: load", "err", s.commitErr)
+		s.m.cfg.Logger.ErrorContext(s.reqContext(), "ginsession: load", "err", s.commitErr)
 		return s.commitErr
 	}
-	s.commitErr = s.save()
+	s.commitErr = s.observeSave()
 	if s.commitErr != nil {
-		s.m.cfg.Logger.Error("ginsession: save", "err", s.commitErr)
+		s.m.cfg.Logger.ErrorContext(s.reqContext(), "ginsession: save", append(s.handleAttr(), "err", s.commitErr)...)
 	}
 	return s.commitErr
 }
@@ -594,20 +602,20 @@ func (s *Session) save() error {
 	// have nothing to write, and a context costs allocations.
 	switch {
 	case s.pending:
-		ctx, cancel := s.m.storeCtx(s.c.Request.Context())
+		ctx, cancel := s.m.storeCtx(s.reqContext())
 		err = s.createPending(ctx, now)
 		cancel()
 	case s.entry == nil && s.dirty:
-		ctx, cancel := s.m.storeCtx(s.c.Request.Context())
+		ctx, cancel := s.m.storeCtx(s.reqContext())
 		err = s.create(ctx, now)
 		cancel()
 	case s.entry == nil:
 	case s.dirty:
-		ctx, cancel := s.m.storeCtx(s.c.Request.Context())
+		ctx, cancel := s.m.storeCtx(s.reqContext())
 		err = s.groupUpdate(ctx, now)
 		cancel()
 	case s.m.getTouch == nil && s.entry.LastActivity.Before(now.Add(-s.m.cfg.TouchInterval)):
-		ctx, cancel := s.m.storeCtx(s.c.Request.Context())
+		ctx, cancel := s.m.storeCtx(s.reqContext())
 		s.touch(ctx, now)
 		cancel()
 	}
@@ -631,7 +639,7 @@ func (s *Session) touch(ctx context.Context, now time.Time) {
 	default:
 		// A failed refresh costs the session at most TouchInterval of idle
 		// time; it is no reason to fail the request.
-		s.m.cfg.Logger.Warn("ginsession: refresh", "session", store.Handle(e.Key), "err", err)
+		s.m.cfg.Logger.WarnContext(ctx, "ginsession: refresh", "session", store.Handle(e.Key), "err", err)
 	}
 }
 
@@ -751,6 +759,7 @@ func (s *Session) update(ctx context.Context, now time.Time) error {
 		case !errors.Is(err, store.ErrConflict) || attempt >= s.m.cfg.MaxConflictRetries:
 			return wrap("save", err)
 		}
+		s.obs.retries = attempt + 1
 		if err := backoff(ctx, attempt); err != nil {
 			return wrap("save", err)
 		}

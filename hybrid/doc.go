@@ -43,7 +43,9 @@
 // store.ErrTooLarge, ...) makes the same call run on the secondary at once,
 // so the caller sees no error. A timeout counts only if the primary also
 // fails to answer a ping (one shared by concurrent callers, bounded by
-// twice PrimaryTimeout or ProbeInterval, whichever is longer): on a
+// twice PrimaryTimeout or ProbeInterval, whichever is longer, and waited
+// for at most half the caller's remaining deadline, a quarter for a
+// write, so the fallback keeps time to serve the call): on a
 // saturated server calls time out while their goroutines wait to be
 // scheduled, and engaging then would move every session to the secondary,
 // and refill it afterwards, when the server has no capacity to spare. Such
@@ -78,18 +80,39 @@
 // never read; sessions fill it from the secondary on first use, and the
 // keys this instance touched during the outage are copied ahead of demand.
 // The old namespace is never read again and expires by its entries' TTLs.
-// Healthy instances read the generation every GenerationInterval and move
-// to a newer namespace when they see one.
+// Every instance reads the generation record every
+// [Options.FleetPollInterval] and moves to a newer namespace when it sees
+// one.
 //
-// Limits: an instance that did not see the outage serves a stale copy for
-// at most about two GenerationIntervals after another instance's
-// secondary-only write (one for the writer's increment, one for the
-// reader's poll), and a write in that window by both instances to the same
-// session resolves by the secondary's version when the mirror write is
-// refused (write-through returns [store.ErrConflict] and the caller's save
-// retries on the secondary's copy). Every outage leaves the primary cold:
-// each active session costs one secondary read and one primary write on
-// its next use.
+// # A fleet
+//
+// Several instances on one primary and one secondary read their own writes
+// through an outage and its recovery: no instance serves a primary copy
+// older than a write another instance acknowledged. An instance that writes
+// the secondary alone first holds a lease in the generation record (a new
+// lease is announced for [Options.FleetWindow] before its first write is
+// acknowledged); while any lease is live, or an instance has not read the
+// record for FleetWindow, or it has just moved namespace, it
+// checks every primary copy against the secondary and serves the newer
+// version. A holder that recovers increments the generation and removes
+// its lease; a lease that expires (its holder died) is removed, with one
+// more increment, by the first instance that sees it. Why that suffices:
+// the secondary holds every acknowledged write; every secondary-only write
+// happens under a lease every instance knows of (or an instance that does
+// not know checks anyway); and once the last lease is gone, every
+// instance serves from a namespace created after the last secondary-only
+// write, filled from the secondary. It assumes write-through (with
+// WriteBehind an acknowledged write may not be in the secondary yet),
+// instance clocks within [Options.ClockSkew] of each other, and
+// LeaseDuration above twice that. The module's fleet test drives three
+// instances of the reference app through a Redis outage and counts stale
+// cross-instance reads: none.
+//
+// Costs: a secondary read per request while a lease is live, about
+// [Options.LeaseDuration] past the last secondary-only write; the first
+// secondary-only write of an outage waits FleetWindow; every
+// outage leaves the primary cold: each active session costs one secondary
+// read and one primary write on its next use.
 //
 // Without a Namespace, the keys this instance touched are reconciled into
 // the same primary before it serves again (copied from the secondary when
@@ -119,6 +142,9 @@
 // then on.
 //
 // # Observing
+//
+// [Options].Observer is told of every call, with Result.Fallback set
+// when the secondary served it.
 //
 // [Store.Status] is a snapshot for health checks and metrics: engaged or
 // not, the breaker's state, the generation, the mirror queue's depth, lag

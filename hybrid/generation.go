@@ -3,6 +3,7 @@ package hybrid
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/vedfolnir/sessions/internal/record"
@@ -36,10 +37,46 @@ var GenerationKey = store.KeyFromToken("sessions/fallback-generation")
 // instant from which the primary was written without the secondary
 // ([MarkPrimaryOnly]); the next start that reads the secondary turns it
 // into TrustFrom.
+//
+// Leases coordinate a fleet (see fleet.go): each instance writing the
+// secondary alone holds a lease, its id mapped to the lease's end (unix
+// ms). An instance that recovers removes its own after the generation
+// increment that covers its writes; the first instance to see a lease
+// expired removes it and increments Number.
 type generationRecord struct {
-	Number     uint64 `json:"generation"`
-	TrustFrom  int64  `json:"trust_from_ms,omitempty"`
-	Unmirrored int64  `json:"unmirrored_ms,omitempty"`
+	Number     uint64           `json:"generation"`
+	TrustFrom  int64            `json:"trust_from_ms,omitempty"`
+	Unmirrored int64            `json:"unmirrored_ms,omitempty"`
+	Leases     map[string]int64 `json:"leases,omitempty"`
+}
+
+func (r generationRecord) equal(o generationRecord) bool {
+	if r.Number != o.Number || r.TrustFrom != o.TrustFrom || r.Unmirrored != o.Unmirrored || len(r.Leases) != len(o.Leases) {
+		return false
+	}
+	for k, v := range r.Leases {
+		if w, ok := o.Leases[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// clone copies r, its leases included.
+func (r generationRecord) clone() generationRecord {
+	if r.Leases != nil {
+		r.Leases = maps.Clone(r.Leases)
+	}
+	return r
+}
+
+// leaseEnd is the latest end of r's leases (0: none).
+func (r generationRecord) leaseEnd() int64 {
+	var end int64
+	for _, v := range r.Leases {
+		end = max(end, v)
+	}
+	return end
 }
 
 func (r generationRecord) generation() Generation {
@@ -66,6 +103,20 @@ func LoadGeneration(ctx context.Context, s store.Store) (Generation, error) {
 	return r.generation(), nil
 }
 
+// loadRecord reads the stored record (generation 1 when there is none).
+func loadRecord(ctx context.Context, s store.Store) (generationRecord, error) {
+	r, found, err := record.Load[generationRecord](ctx, s, GenerationKey)
+	switch {
+	case err != nil:
+		return r, err
+	case !found:
+		return generationRecord{Number: 1}, nil
+	case r.Number == 0:
+		return r, fmt.Errorf("hybrid: generation: %w: record does not decode", store.ErrCorrupt)
+	}
+	return r, nil
+}
+
 // updateGeneration changes the generation record in s: fn gets the
 // current record (generation 1 when there is none) and changes it in
 // place; an unchanged record that exists is not written again. It returns
@@ -77,10 +128,13 @@ func updateGeneration(ctx context.Context, s store.Store, fn func(*generationRec
 		} else if cur.Number == 0 {
 			return cur, false, fmt.Errorf("%w: record does not decode", store.ErrCorrupt)
 		}
-		next := cur
+		next := cur.clone()
 		fn(&next)
 		next.Number = max(next.Number, 1)
-		return next, !found || next != cur, nil
+		if len(next.Leases) == 0 {
+			next.Leases = nil
+		}
+		return next, !found || !next.equal(cur), nil
 	})
 	if err != nil {
 		return Generation{}, fmt.Errorf("hybrid: generation: %w", err)

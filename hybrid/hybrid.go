@@ -49,6 +49,7 @@ type Store struct {
 	engagedAt  time.Time
 
 	q  mirrorQueue
+	fl fleet
 	mb copyBatcher // group commit of write-through mirror writes
 
 	pong pingState // judges primary timeouts: saturation or outage
@@ -155,6 +156,9 @@ func New(primary, secondary store.Store, opts Options) (*Store, error) {
 	h.latestGen.Store(opts.Generation.Number)
 	h.trustFrom.Store(msOf(opts.Generation.TrustFrom))
 	h.epoch, h.endEp = context.WithCancel(context.Background())
+	h.fl.start, h.fl.id = time.Now(), store.Handle(store.NewToken().Key())
+	h.fl.lastPoll.Store(-int64(time.Hour)) // not polled yet: suspicious
+	h.fl.movedAt.Store(-int64(time.Hour))
 	h.q.init(opts.QueueSize)
 	threshold := uint32(opts.FailureThreshold)
 	h.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
@@ -175,6 +179,10 @@ func New(primary, secondary store.Store, opts Options) (*Store, error) {
 	h.stop = cancel
 	h.bg.Add(1 + opts.MirrorWorkers)
 	go h.supervise(ctx)
+	if h.coordinated() {
+		h.bg.Add(1)
+		go h.fleetLoop(ctx)
+	}
 	for range opts.MirrorWorkers {
 		go h.mirrorWorker(ctx)
 	}

@@ -11,7 +11,9 @@ import (
 
 // Get returns the live entry under key: from the primary when healthy
 // (filled from the secondary on a miss), from the secondary when not.
-func (h *Store) Get(ctx context.Context, key string) (*store.Entry, error) {
+func (h *Store) Get(ctx context.Context, key string) (_ *store.Entry, err error) {
+	ctx, ob := store.Observe(ctx, h.opts.Observer, "hybrid", store.OpGet)
+	defer func() { ob.End(err) }()
 	if err := h.check("get", ctx, key); err != nil {
 		return nil, err
 	}
@@ -29,6 +31,9 @@ func (h *Store) Get(ctx context.Context, key string) (*store.Entry, error) {
 					if !h.trusted(e) {
 						e = h.backfill(ctx, p, e)
 					}
+					if h.suspicious() {
+						e = h.fresher(ctx, p, e)
+					}
 					return e, nil
 				case errors.Is(err, store.ErrNotFound):
 					return h.refill(ctx, p, key, err)
@@ -42,6 +47,7 @@ func (h *Store) Get(ctx context.Context, key string) (*store.Entry, error) {
 			return err
 		})
 		if err != errRetry {
+			ob.Fallback = true
 			return e, err
 		}
 	}
@@ -51,7 +57,9 @@ func (h *Store) Get(ctx context.Context, key string) (*store.Entry, error) {
 // GetTouch is Get and a conditional Touch in one call; see [store.GetToucher].
 // Healthy, it is one primary operation (plus a mirror of the touch when one
 // happened); engaged, it runs on the secondary.
-func (h *Store) GetTouch(ctx context.Context, key string, now time.Time, idle time.Duration, touchBefore time.Time) (*store.Entry, error) {
+func (h *Store) GetTouch(ctx context.Context, key string, now time.Time, idle time.Duration, touchBefore time.Time) (_ *store.Entry, err error) {
+	ctx, ob := store.Observe(ctx, h.opts.Observer, "hybrid", store.OpGetTouch)
+	defer func() { ob.End(err) }()
 	if err := h.check("get", ctx, key); err != nil {
 		return nil, err
 	}
@@ -73,6 +81,9 @@ func (h *Store) GetTouch(ctx context.Context, key string, now time.Time, idle ti
 				case err == nil:
 					if touched(e) {
 						h.mirrorEntry(ctx, e, h.trustFrom.Load() != 0)
+					}
+					if h.suspicious() {
+						e = h.fresher(ctx, p, e)
 					}
 					return e, nil
 				case errors.Is(err, store.ErrNotFound):
@@ -116,6 +127,7 @@ func (h *Store) GetTouch(ctx context.Context, key string, now time.Time, idle ti
 			return err
 		})
 		if err != errRetry {
+			ob.Fallback = true
 			return e, err
 		}
 	}
@@ -129,7 +141,9 @@ func (h *Store) GetTouch(ctx context.Context, key string, now time.Time, idle ti
 // never had (written by an instance that could not reach the primary), the
 // secondary's copy is adopted by both stores, at a version above both, and
 // Put reports store.ErrConflict so the caller's save retries on it.
-func (h *Store) Put(ctx context.Context, e *store.Entry, prev uint64) error {
+func (h *Store) Put(ctx context.Context, e *store.Entry, prev uint64) (err error) {
+	ctx, ob := store.Observe(ctx, h.opts.Observer, "hybrid", store.OpPut)
+	defer func() { ob.End(err) }()
 	if err := h.check("put", ctx, ""); err != nil {
 		return err
 	}
@@ -161,6 +175,7 @@ func (h *Store) Put(ctx context.Context, e *store.Entry, prev uint64) error {
 		}
 		err := h.onSecondary(ctx, e.Key, true, func(c context.Context) error { return h.sec.s.Put(c, e, prev) })
 		if err != errRetry {
+			ob.Fallback = true
 			return err
 		}
 	}
@@ -170,7 +185,9 @@ func (h *Store) Put(ctx context.Context, e *store.Entry, prev uint64) error {
 // Delete removes the entry from both stores: the secondary's copy first
 // (or its removal queued), then the primary's, so a refill racing the
 // delete cannot bring it back.
-func (h *Store) Delete(ctx context.Context, key string) error {
+func (h *Store) Delete(ctx context.Context, key string) (err error) {
+	ctx, ob := store.Observe(ctx, h.opts.Observer, "hybrid", store.OpDelete)
+	defer func() { ob.End(err) }()
 	if err := h.check("delete", ctx, key); err != nil {
 		return err
 	}
@@ -185,6 +202,7 @@ func (h *Store) Delete(ctx context.Context, key string) error {
 		}
 		err := h.onSecondary(ctx, key, true, func(c context.Context) error { return h.sec.s.Delete(c, key) })
 		if err != errRetry {
+			ob.Fallback = true
 			return err
 		}
 	}
@@ -192,7 +210,9 @@ func (h *Store) Delete(ctx context.Context, key string) error {
 }
 
 // Touch refreshes the entry in both stores; see [store.Store.Touch].
-func (h *Store) Touch(ctx context.Context, key string, lastActivity, idleDeadline time.Time) error {
+func (h *Store) Touch(ctx context.Context, key string, lastActivity, idleDeadline time.Time) (err error) {
+	ctx, ob := store.Observe(ctx, h.opts.Observer, "hybrid", store.OpTouch)
+	defer func() { ob.End(err) }()
 	if err := h.check("touch", ctx, key); err != nil {
 		return err
 	}
@@ -220,6 +240,7 @@ func (h *Store) Touch(ctx context.Context, key string, lastActivity, idleDeadlin
 			return h.sec.s.Touch(c, key, lastActivity, idleDeadline)
 		})
 		if err != errRetry {
+			ob.Fallback = true
 			return err
 		}
 	}
@@ -228,7 +249,9 @@ func (h *Store) Touch(ctx context.Context, key string, lastActivity, idleDeadlin
 
 // CopyIn stores e unless the primary holds it at a version >= e.Version
 // (see [store.Copier]), and mirrors what it wrote.
-func (h *Store) CopyIn(ctx context.Context, e *store.Entry) (bool, error) {
+func (h *Store) CopyIn(ctx context.Context, e *store.Entry) (_ bool, err error) {
+	ctx, ob := store.Observe(ctx, h.opts.Observer, "hybrid", store.OpCopyIn)
+	defer func() { ob.End(err) }()
 	if err := h.check("copy in", ctx, ""); err != nil {
 		return false, err
 	}
@@ -256,6 +279,7 @@ func (h *Store) CopyIn(ctx context.Context, e *store.Entry) (bool, error) {
 			return err
 		})
 		if err != errRetry {
+			ob.Fallback = true
 			return wrote, err
 		}
 	}
@@ -264,7 +288,9 @@ func (h *Store) CopyIn(ctx context.Context, e *store.Entry) (bool, error) {
 
 // Ping reports nil when the store can serve: the primary answers, or
 // the secondary does while the primary does not.
-func (h *Store) Ping(ctx context.Context) error {
+func (h *Store) Ping(ctx context.Context) (err error) {
+	ctx, ob := store.Observe(ctx, h.opts.Observer, "hybrid", store.OpPing)
+	defer func() { ob.End(err) }()
 	if err := h.check("ping", ctx, ""); err != nil {
 		return err
 	}
@@ -274,5 +300,6 @@ func (h *Store) Ping(ctx context.Context) error {
 			return err
 		}
 	}
+	ob.Fallback = true
 	return h.sec.ping(ctx)
 }

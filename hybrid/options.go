@@ -67,6 +67,32 @@ type Options struct {
 	// Default 1s. Only used with Namespace, and by [OpenSecondaryOnly].
 	GenerationInterval time.Duration
 
+	// FleetPollInterval is how often a store with a Namespace reads the
+	// generation record to follow the fleet: the generation, and the lease
+	// of instances writing the secondary alone (the package documentation
+	// tells how they coordinate). Default 100ms.
+	FleetPollInterval time.Duration
+
+	// FleetWindow is how old a store's last successful read of the record
+	// may be before it checks primary copies against the secondary, how
+	// long it keeps checking after moving namespace, and how long an
+	// instance that starts a lease announces it before acknowledging its
+	// first secondary-only write. At least twice FleetPollInterval; the
+	// margin above that absorbs slow reads of a loaded secondary. Default
+	// 5 × FleetPollInterval.
+	FleetWindow time.Duration
+
+	// LeaseDuration is how long a secondary-only writer's lease lasts past
+	// its latest renewal (renewed when less than half is left). Other
+	// instances check primary copies against the secondary while it is
+	// live. It must exceed twice ClockSkew. Default 2s.
+	LeaseDuration time.Duration
+
+	// ClockSkew is the largest difference assumed between the instances'
+	// wall clocks, added to a lease before it is taken as expired. Default
+	// 500ms.
+	ClockSkew time.Duration
+
 	// MaxOutageKeys bounds how many keys touched during one outage are
 	// remembered. With a Namespace, the keys beyond it are simply not
 	// warmed ahead of demand. Without one they cannot be reconciled, so the
@@ -88,6 +114,12 @@ type Options struct {
 	// OnGeneration is called, from the store's goroutine, after the
 	// primary moved to another generation's namespace. Default nil.
 	OnGeneration func(generation uint64)
+
+	// Observer is told of every operation of the store, as store
+	// "hybrid", with Result.Fallback set when the secondary served it. Give
+	// the primary and secondary stores an observer of their own to see the
+	// calls made to each. Default nil.
+	Observer store.Observer
 
 	// Logger receives what cannot be returned to a caller (mirror
 	// failures, recovery attempts). Default slog.Default().
@@ -118,6 +150,18 @@ func (o Options) withDefaults() Options {
 	}
 	if o.GenerationInterval <= 0 {
 		o.GenerationInterval = time.Second
+	}
+	if o.FleetPollInterval <= 0 {
+		o.FleetPollInterval = 100 * time.Millisecond
+	}
+	if o.FleetWindow < 2*o.FleetPollInterval {
+		o.FleetWindow = 5 * o.FleetPollInterval
+	}
+	if o.ClockSkew <= 0 {
+		o.ClockSkew = 500 * time.Millisecond
+	}
+	if o.LeaseDuration <= 2*o.ClockSkew {
+		o.LeaseDuration = max(2*time.Second, 3*o.ClockSkew)
 	}
 	if o.MaxOutageKeys <= 0 {
 		o.MaxOutageKeys = 1 << 20

@@ -33,9 +33,8 @@ func (h *Store) supervise(ctx context.Context) {
 		case <-h.wake:
 		case <-probe.C:
 		case <-genC:
-			if !h.engaged.Load() {
-				h.pollGeneration(ctx)
-			}
+			// The fleet loop follows the generation; this tick paces the
+			// increments of an engaged store below.
 		}
 		if !h.engaged.Load() {
 			continue
@@ -84,32 +83,6 @@ func (h *Store) bump(ctx context.Context) error {
 	h.trustFrom.Store(msOf(g.TrustFrom))
 	h.n.bumps.Add(1)
 	return nil
-}
-
-// pollGeneration moves a healthy store to a newer generation's
-// namespace when another instance made one.
-func (h *Store) pollGeneration(ctx context.Context) {
-	c, cancel := h.mirrorCtx(ctx)
-	defer cancel()
-	g, err := LoadGeneration(c, h.sec.s)
-	if err != nil {
-		return
-	}
-	h.trustFrom.Store(msOf(g.TrustFrom))
-	if g.Number <= h.cur.Load().gen {
-		return
-	}
-	m, err := h.namespace(g.Number)
-	if err != nil {
-		h.log.Error("hybrid: namespace", "generation", g.Number, "err", err)
-		return
-	}
-	h.latestGen.Store(max(h.latestGen.Load(), g.Number))
-	h.cur.Store(m)
-	h.n.switches.Add(1)
-	if h.opts.OnGeneration != nil {
-		h.opts.OnGeneration(g.Number)
-	}
 }
 
 func (h *Store) namespace(gen uint64) (*member, error) {
@@ -192,7 +165,10 @@ func (h *Store) recover(ctx context.Context) (moved bool, err error) {
 	defer h.flip.Unlock()
 	var warm []string
 	if h.opts.Namespace != nil {
-		if h.pendingBump.Load() {
+		// A lease held means secondary-only writes this engagement; a
+		// periodic increment may have raced the last of them, so one more
+		// covers them all before the lease goes.
+		if h.pendingBump.Load() || h.holdsLease() {
 			if err := h.bump(ctx); err != nil {
 				return false, err
 			}
@@ -226,6 +202,9 @@ func (h *Store) recover(ctx context.Context) (moved bool, err error) {
 			return false, err
 		}
 	}
+	if h.opts.Namespace != nil {
+		h.releaseLease(ctx)
+	}
 	moved = target.gen != h.cur.Load().gen
 	h.cur.Store(target)
 	h.epochMu.Lock()
@@ -234,6 +213,7 @@ func (h *Store) recover(ctx context.Context) (moved bool, err error) {
 	h.engaged.Store(false)
 	h.n.recoveries.Add(1)
 	if moved {
+		h.fl.movedAt.Store(h.fl.mono())
 		h.n.switches.Add(1)
 	}
 	if len(warm) > 0 {

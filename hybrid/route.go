@@ -70,7 +70,7 @@ func (h *Store) primary(ctx context.Context, write bool, fn func(context.Context
 	stop()
 	cancel()
 	down = err != nil && ctx.Err() == nil && outage(err)
-	if down && epoch.Err() == nil && timedOut(err) && h.primaryAnswers(ctx) {
+	if down && epoch.Err() == nil && timedOut(err) && h.primaryAnswers(ctx, !write) {
 		h.n.saturated.Add(1)
 		rctx, rcancel := context.WithCancel(ctx)
 		stop := context.AfterFunc(epoch, rcancel)
@@ -130,8 +130,15 @@ type pingState struct {
 // max(2×PrimaryTimeout, ProbeInterval): a bound loose enough that the
 // server's own scheduling delay does not fail it, tight enough that a hung
 // primary still engages the fallback soon. Concurrent callers share one
-// ping, and a success vouches for the primary for pongFresh.
-func (h *Store) primaryAnswers(ctx context.Context) bool {
+// ping, and a success vouches for the primary for pongFresh. A read waits
+// for the ping at most half its remaining deadline, a write (whose
+// fallback does more) a quarter, and counts the timeout when the ping has
+// not answered by then.
+func (h *Store) primaryAnswers(ctx context.Context, read bool) bool {
+	share := time.Duration(4)
+	if read {
+		share = 2
+	}
 	ps := &h.pong
 	ps.mu.Lock()
 	if ps.ok && time.Since(ps.at) < pongFresh {
@@ -145,8 +152,18 @@ func (h *Store) primaryAnswers(ctx context.Context) bool {
 		go h.ping(ch)
 	}
 	ps.mu.Unlock()
+	// Wait at most a share of the caller's remaining time: if the primary
+	// is down after all, the rest serves the call from the secondary.
+	var expire <-chan time.Time
+	if dl, ok := ctx.Deadline(); ok {
+		t := time.NewTimer(time.Until(dl) / share)
+		defer t.Stop()
+		expire = t.C
+	}
 	select {
 	case <-ch:
+	case <-expire:
+		return false
 	case <-ctx.Done():
 		return false
 	}
@@ -191,6 +208,9 @@ func (h *Store) onSecondary(ctx context.Context, key string, write bool, fn func
 	}
 	if write {
 		h.pendingBump.Store(true)
+		if err := h.armLease(ctx); err != nil {
+			return fmt.Errorf("hybrid: fleet lease: %w: %w", store.ErrUnavailable, err)
+		}
 	}
 	return fn(ctx)
 }

@@ -13,7 +13,9 @@ import (
 // merges both stores' lists (the primary may be cold after an outage, the
 // secondary behind by the queue), the higher version winning; engaged, it
 // lists the secondary.
-func (h *Store) ListUser(ctx context.Context, userID string) ([]*store.Entry, error) {
+func (h *Store) ListUser(ctx context.Context, userID string) (_ []*store.Entry, err error) {
+	ctx, ob := store.Observe(ctx, h.opts.Observer, "hybrid", store.OpListUser)
+	defer func() { ob.End(err) }()
 	if err := h.check("list user", ctx, ""); err != nil {
 		return nil, err
 	}
@@ -46,6 +48,7 @@ func (h *Store) ListUser(ctx context.Context, userID string) ([]*store.Entry, er
 			return err
 		})
 		if err != errRetry {
+			ob.Fallback = true
 			return out, err
 		}
 	}
@@ -93,7 +96,9 @@ func (h *Store) mergeLists(pl, sl []*store.Entry) []*store.Entry {
 // entry back. When the secondary cannot be reached, the primary's entries
 // are queued for deletion there and the error is returned (wrapping
 // store.ErrUnavailable): entries only the secondary held may survive.
-func (h *Store) DeleteUser(ctx context.Context, userID string, keep string) (int, error) {
+func (h *Store) DeleteUser(ctx context.Context, userID string, keep string) (_ int, err error) {
+	ctx, ob := store.Observe(ctx, h.opts.Observer, "hybrid", store.OpDeleteUser)
+	defer func() { ob.End(err) }()
 	if err := h.check("delete user", ctx, ""); err != nil {
 		return 0, err
 	}
@@ -170,6 +175,7 @@ func (h *Store) DeleteUser(ctx context.Context, userID string, keep string) (int
 			return err
 		})
 		if err != errRetry {
+			ob.Fallback = true
 			return max(n, done), err
 		}
 	}

@@ -262,7 +262,7 @@ func (m *Manager) resolve(c *gin.Context) {
 		s.Emit(ginsession.EventPlatformSwitched, "")
 	default:
 		c.Set(outageKey{}, true)
-		m.logOutage(err, u.ID, stored.ConnectionID)
+		m.logOutage(c.Request.Context(), err, u.ID, stored.ConnectionID)
 	}
 }
 
@@ -297,7 +297,7 @@ func (m *Manager) validate(ctx context.Context, userID string, id int64) (*Conte
 		}
 		return nil, err
 	case hit:
-		m.logOutage(err, userID, id)
+		m.logOutage(ctx, err, userID, id)
 		pc := cached.ctx
 		return &pc, nil
 	}
@@ -326,14 +326,14 @@ func (m *Manager) load(ctx context.Context, userID string, id int64) (*Context, 
 // logEvery bounds outage logging.
 const logEvery = 10 * time.Second
 
-func (m *Manager) logOutage(err error, userID string, id int64) {
+func (m *Manager) logOutage(ctx context.Context, err error, userID string, id int64) {
 	now := m.opts.Now().UnixNano()
 	last := m.lastLog.Load()
 	if now-last < int64(logEvery) || !m.lastLog.CompareAndSwap(last, now) {
 		m.suppressed.Add(1)
 		return
 	}
-	m.opts.Logger.Warn("platform: loader failed; serving the cached connection if any",
+	m.opts.Logger.WarnContext(ctx, "platform: loader failed; serving the cached connection if any",
 		"err", err, "connection", id, "suppressed", m.suppressed.Swap(0))
 }
 

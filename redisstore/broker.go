@@ -29,7 +29,9 @@ func (s *Store) channel(op, topic string) (string, error) {
 // broadcast over the whole cluster bus. A topic is printable ASCII without
 // spaces, braces or '*', at most MaxTopicLen bytes (store.ErrInvalid
 // otherwise). Having no subscriber is not an error.
-func (s *Store) Publish(ctx context.Context, topic string, msg []byte) error {
+func (s *Store) Publish(ctx context.Context, topic string, msg []byte) (err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "redis", store.OpPublish)
+	defer func() { ob.End(err) }()
 	ch, err := s.channel("publish", topic)
 	if err != nil {
 		return err
@@ -56,7 +58,9 @@ func (s *Store) Publish(ctx context.Context, topic string, msg []byte) error {
 // Cluster one per shard, each subscribing with SSUBSCRIBE on the node that
 // owns its channels): a channel is subscribed on the server while at least
 // one local subscriber wants it, and messages fan out locally.
-func (s *Store) Subscribe(ctx context.Context, topics ...string) (<-chan []byte, error) {
+func (s *Store) Subscribe(ctx context.Context, topics ...string) (_ <-chan []byte, err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "redis", store.OpSubscribe)
+	defer func() { ob.End(err) }()
 	if len(topics) == 0 {
 		return nil, fmt.Errorf("redisstore: subscribe: %w: no topic", store.ErrInvalid)
 	}

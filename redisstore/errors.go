@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -49,3 +50,25 @@ func unavailable(err error) bool {
 // serve at the moment: loading, read-only (a demoted master), no master,
 // cluster down or resharding, a busy script, redirects left over.
 var notNow = [...]string{"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "BUSY", "NOREPLICAS", "MOVED", "ASK"}
+
+// reloadEvery bounds how often an outage makes a Cluster client reload
+// its slot map.
+const reloadEvery = 250 * time.Millisecond
+
+// wrap is the package's wrap for the Store's own calls. An outage on a
+// Cluster also makes the client reload its slot map (at most every
+// reloadEvery, in the background): go-redis reloads it on a MOVED reply or
+// every 10 s, so after a master dies and its replica takes over, commands
+// for its slots would keep dialling the dead node until then.
+func (s *Store) wrap(op string, err error) error {
+	if s.cluster && unavailable(err) {
+		if cc, ok := s.c.(*redis.ClusterClient); ok {
+			now := time.Now().UnixNano()
+			last := s.lastReload.Load()
+			if now-last >= int64(reloadEvery) && s.lastReload.CompareAndSwap(last, now) {
+				go cc.ReloadState(context.Background())
+			}
+		}
+	}
+	return wrap(op, err)
+}

@@ -35,6 +35,10 @@ const MaxUserIDLen = 64 << 10
 
 // Options configures a [Store]. The zero value works.
 type Options struct {
+	// Observer is told of every operation of the store, as store
+	// "redis": the metrics and tracing packages provide one. Default nil.
+	Observer store.Observer
+
 	// Prefix starts every key and channel name the store uses: the app's
 	// namespace in a shared Redis. Printable ASCII without spaces, braces
 	// (which would change a key's cluster slot) or '*', at most

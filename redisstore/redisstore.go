@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,6 +26,9 @@ type Store struct {
 	cluster bool   // sharded pub/sub
 	owned   bool   // Close closes c
 	hubs    hubSet // the shared pub/sub connections
+	// lastReload is when an outage last made a Cluster client reload its
+	// slot map (unix ns).
+	lastReload atomic.Int64
 }
 
 var (
@@ -107,7 +111,9 @@ func checkKey(key string) error {
 // Options.Now, even before Redis purges it) is store.ErrNotFound; bytes
 // that do not decode are store.ErrCorrupt; a malformed key is
 // store.ErrInvalid, without a call.
-func (s *Store) Get(ctx context.Context, key string) (*store.Entry, error) {
+func (s *Store) Get(ctx context.Context, key string) (_ *store.Entry, err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "redis", store.OpGet)
+	defer func() { ob.End(err) }()
 	if err := checkKey(key); err != nil {
 		return nil, fmt.Errorf("redisstore: get: %w", err)
 	}
@@ -116,7 +122,7 @@ func (s *Store) Get(ctx context.Context, key string) (*store.Entry, error) {
 		return nil, fmt.Errorf("redisstore: get: %w", store.ErrNotFound)
 	}
 	if err != nil {
-		return nil, wrap("get", err)
+		return nil, s.wrap("get", err)
 	}
 	return s.live("get", key, b)
 }
@@ -140,7 +146,9 @@ func (s *Store) live(op, key string, b []byte) (*store.Entry, error) {
 // script on every read would keep it to one round trip always, at about 25
 // times the Redis CPU of a GET on each of the many reads that need no
 // refresh. The entry's liveness is judged at now.
-func (s *Store) GetTouch(ctx context.Context, key string, now time.Time, idle time.Duration, touchBefore time.Time) (*store.Entry, error) {
+func (s *Store) GetTouch(ctx context.Context, key string, now time.Time, idle time.Duration, touchBefore time.Time) (_ *store.Entry, err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "redis", store.OpGetTouch)
+	defer func() { ob.End(err) }()
 	const op = "get"
 	if err := checkKey(key); err != nil {
 		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
@@ -157,7 +165,7 @@ func (s *Store) GetTouch(ctx context.Context, key string, now time.Time, idle ti
 		return nil, fmt.Errorf("redisstore: %s: %w", op, store.ErrNotFound)
 	}
 	if err != nil {
-		return nil, wrap(op, err)
+		return nil, s.wrap(op, err)
 	}
 	e, h, err := decodeOwned(key, b)
 	if err != nil {
@@ -172,7 +180,7 @@ func (s *Store) GetTouch(ctx context.Context, key string, now time.Time, idle ti
 	idleAt := min(nowMs+idleMs, h.abs)
 	r, err := runScript(ctx, s.c, touchScript, name, ms(nowMs), ms(nowMs), ms(idleAt))
 	if err != nil {
-		return nil, wrap(op, err)
+		return nil, s.wrap(op, err)
 	}
 	if err := status(op, r); err != nil {
 		return nil, err
@@ -185,7 +193,9 @@ func (s *Store) GetTouch(ctx context.Context, key string, now time.Time, idle ti
 // Touch refreshes the entry's last activity and idle deadline in place
 // (payload and version untouched) and moves the key's TTL to the new
 // deadline: one script. Missing or expired is store.ErrNotFound.
-func (s *Store) Touch(ctx context.Context, key string, lastActivity, idleDeadline time.Time) error {
+func (s *Store) Touch(ctx context.Context, key string, lastActivity, idleDeadline time.Time) (err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "redis", store.OpTouch)
+	defer func() { ob.End(err) }()
 	const op = "touch"
 	if err := checkKey(key); err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
@@ -197,7 +207,7 @@ func (s *Store) Touch(ctx context.Context, key string, lastActivity, idleDeadlin
 	}
 	r, err := runScript(ctx, s.c, touchScript, s.sessionKey(key), ms(s.opts.Now().UnixMilli()), ms(last), ms(idle))
 	if err != nil {
-		return wrap(op, err)
+		return s.wrap(op, err)
 	}
 	return status(op, r)
 }
@@ -268,7 +278,9 @@ func (s *Store) index(ctx context.Context, p redis.Pipeliner, e *store.Entry, h 
 // layer writes), which costs a second round trip. The key's TTL is the
 // entry's nearest deadline. Times must lie within about 35,000 years of
 // 1970 (store.ErrInvalid otherwise).
-func (s *Store) Put(ctx context.Context, e *store.Entry, prev uint64) error {
+func (s *Store) Put(ctx context.Context, e *store.Entry, prev uint64) (err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "redis", store.OpPut)
+	defer func() { ob.End(err) }()
 	const op = "put"
 	v, h, err := s.encode(op, e, prev)
 	if err != nil {
@@ -282,14 +294,14 @@ func (s *Store) Put(ctx context.Context, e *store.Entry, prev uint64) error {
 	args := []any{versionBytes(prev), ms(now), v, ms(h.deadline() - now), userSegment(e.UserID), ms(h.abs)}
 	r, err := s.scriptPipeline(ctx, putScript, s.sessionKey(e.Key), args, extra)
 	if err != nil {
-		return wrap(op, err)
+		return s.wrap(op, err)
 	}
 	if n, _ := r.(int64); n == stReindex {
 		if _, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			s.index(ctx, p, e, h, now)
 			return nil
 		}); err != nil {
-			return wrap(op, err)
+			return s.wrap(op, err)
 		}
 		return nil
 	}
@@ -302,7 +314,9 @@ func userSegment(uid string) string { return string(appendUserID(nil, uid)) }
 // CopyIn stores e as it is, version included, unless a live entry at a
 // version >= e.Version holds the key; an expired e is not written. One
 // round trip, like Put.
-func (s *Store) CopyIn(ctx context.Context, e *store.Entry) (bool, error) {
+func (s *Store) CopyIn(ctx context.Context, e *store.Entry) (_ bool, err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "redis", store.OpCopyIn)
+	defer func() { ob.End(err) }()
 	const op = "copy"
 	if e == nil || e.Version == 0 {
 		return false, fmt.Errorf("redisstore: %s: %w: version 0", op, store.ErrInvalid)
@@ -318,7 +332,7 @@ func (s *Store) CopyIn(ctx context.Context, e *store.Entry) (bool, error) {
 	r, err := s.scriptPipeline(ctx, copyInScript, s.sessionKey(e.Key), []any{versionBytes(e.Version), ms(now), v, ms(h.deadline() - now)},
 		func(p redis.Pipeliner) { s.index(ctx, p, e, h, now) })
 	if err != nil {
-		return false, wrap(op, err)
+		return false, s.wrap(op, err)
 	}
 	n, _ := r.(int64)
 	return n == 1, nil
@@ -329,20 +343,24 @@ func (s *Store) CopyIn(ctx context.Context, e *store.Entry) (bool, error) {
 // second round trip): ListUser and DeleteUser never report a deleted
 // entry, drop the dead member when they meet it, and the member's score
 // (the absolute deadline) prunes it at the latest.
-func (s *Store) Delete(ctx context.Context, key string) error {
+func (s *Store) Delete(ctx context.Context, key string) (err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "redis", store.OpDelete)
+	defer func() { ob.End(err) }()
 	if err := checkKey(key); err != nil {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
 	if err := s.c.Del(ctx, s.sessionKey(key)).Err(); err != nil {
-		return wrap("delete", err)
+		return s.wrap("delete", err)
 	}
 	return nil
 }
 
 // Ping checks that the server answers.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) (err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "redis", store.OpPing)
+	defer func() { ob.End(err) }()
 	if err := s.c.Ping(ctx).Err(); err != nil {
-		return wrap("ping", err)
+		return s.wrap("ping", err)
 	}
 	return nil
 }
@@ -377,7 +395,9 @@ func (s *Store) members(ctx context.Context, userID string, now int64) (bucket, 
 // An entry created or moved to this user while ListUser runs may be missed
 // by this call (and, in a narrow race, lose its index membership until its
 // next Put), as with any read that races a write.
-func (s *Store) ListUser(ctx context.Context, userID string) ([]*store.Entry, error) {
+func (s *Store) ListUser(ctx context.Context, userID string) (_ []*store.Entry, err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "redis", store.OpListUser)
+	defer func() { ob.End(err) }()
 	const op = "list user"
 	if userID == "" {
 		return []*store.Entry{}, nil
@@ -385,7 +405,7 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]*store.Entry, er
 	now := s.opts.Now().UnixMilli()
 	bucket, tag, keys, err := s.members(ctx, userID, now)
 	if err != nil {
-		return nil, wrap(op, err)
+		return nil, s.wrap(op, err)
 	}
 	out := []*store.Entry{}
 	if len(keys) == 0 {
@@ -399,7 +419,7 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]*store.Entry, er
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, wrap(op, err)
+		return nil, s.wrap(op, err)
 	}
 	var stale []any
 	for i, k := range keys {
@@ -409,7 +429,7 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]*store.Entry, er
 			continue
 		}
 		if err != nil {
-			return nil, wrap(op, err)
+			return nil, s.wrap(op, err)
 		}
 		e, h, err := decodeOwned(k, b)
 		if err == nil && e.UserID != userID {
@@ -444,7 +464,9 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]*store.Entry, er
 // deleted by a script that first checks it still belongs to the user, all
 // in one pipeline; the index loses the members it deleted or found dead.
 // Three round trips. A malformed keep is store.ErrInvalid.
-func (s *Store) DeleteUser(ctx context.Context, userID string, keep string) (int, error) {
+func (s *Store) DeleteUser(ctx context.Context, userID string, keep string) (_ int, err error) {
+	ctx, ob := store.Observe(ctx, s.opts.Observer, "redis", store.OpDeleteUser)
+	defer func() { ob.End(err) }()
 	const op = "delete user"
 	if keep != "" {
 		if err := checkKey(keep); err != nil {
@@ -457,7 +479,7 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep string) (int
 	now := s.opts.Now().UnixMilli()
 	bucket, tag, keys, err := s.members(ctx, userID, now)
 	if err != nil {
-		return 0, wrap(op, err)
+		return 0, s.wrap(op, err)
 	}
 	keys = slices.DeleteFunc(keys, func(k string) bool { return k == keep || !store.ValidKey(k) })
 	if len(keys) == 0 {
@@ -469,7 +491,7 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep string) (int
 		calls[i] = scriptCall{script: deleteUserScript, key: s.sessionKey(k), args: []any{seg, ms(now)}}
 	}
 	if err := runScripts(ctx, s.c, calls, nil, s.cluster); err != nil {
-		return 0, wrap(op, err)
+		return 0, s.wrap(op, err)
 	}
 	n := 0
 	var gone []any

@@ -57,13 +57,14 @@ install_tools() {
 	[ -x "$PGBIN/initdb" ] || pkgs+=(postgresql)
 	command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || pkgs+=(mariadb-server)
 	command -v chromium >/dev/null || pkgs+=(chromium)
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || pkgs+=(nginx) # the fleet test's balancer
 	command -v gcc >/dev/null || pkgs+=(gcc libc6-dev) # go test -race needs cgo
 	if [ ${#pkgs[@]} -gt 0 ]; then
 		echo "installing: ${pkgs[*]}"
 		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
 			as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" || rc=1
 	else
-		echo "redis-server, PostgreSQL 15, MariaDB, chromium and gcc are installed"
+		echo "redis-server, PostgreSQL 15, MariaDB, chromium, nginx and gcc are installed"
 	fi
 	if ! command -v go >/dev/null; then
 		echo "go is not on PATH: install Go 1.26 (https://go.dev/dl/)" >&2

@@ -1017,6 +1017,7 @@ func bombCase(name string, rec []byte) adversarial {
 func attackRefusedSetLostUpdate(t *T, e *env) {
 	b := e.a.client()
 	b.set("pad", strings.Repeat("p", 40<<10))
+	b.refreshCSRF() // the stored session's own token, not the visitor's
 	b.set("k", "1")
 	tok := b.token()
 	g := e.a.newGate("refused")
@@ -1126,6 +1127,7 @@ func assertNowhere(t *T, e *env, val string) {
 func attackRotationRace(t *T, e *env) {
 	v := e.a.client()
 	v.set("pre", "p")
+	v.refreshCSRF() // the stored session's own token, not the visitor's
 	old := v.token()
 	csrf := v.csrf
 	cookie := e.a.mgr.CookieName() + "=" + old.String()
@@ -1625,14 +1627,23 @@ func attackTLSDefaults(t *T, e *env) {
 	require.Equal(t, "__Host-session", e.a.mgr.CookieName())
 	c := e.a.client()
 	e.attack()
+	// A visitor's CSRF cookie: short-lived, and as strict as the session's.
 	r := must(t, c.get("/csrf"), 200)
 	sc := strings.Join(r.setCookies(), "\n")
-	assert.True(t, has(sc, "__Host-session=", "; Path=/", "; HttpOnly", "; Secure", "; SameSite=Lax"), sc)
-	for _, not := range []string{"Domain=", "Max-Age", "Expires"} {
-		assert.NotContains(t, sc, not)
-	}
+	assert.True(t, has(sc, "__Host-session-csrf=", "; Path=/", "; HttpOnly", "; Secure", "; SameSite=Lax", "; Max-Age=7200"), sc)
+	assert.NotContains(t, sc, "Domain=")
+	assert.NotContains(t, sc, "__Host-session=", "no session for a visitor")
 	c.csrf = jsonField(t, r, "csrf")
-	c.login("alice")
+	r = must(t, c.post("/login", []byte("alice")), 200)
+	sc = strings.Join(r.setCookies(), "\n")
+	assert.True(t, has(sc, "__Host-session=", "; Path=/", "; HttpOnly", "; Secure", "; SameSite=Lax"), sc)
+	for _, ck := range r.setCookies() {
+		if strings.HasPrefix(ck, "__Host-session=") {
+			for _, not := range []string{"Domain=", "Max-Age", "Expires"} {
+				assert.NotContains(t, ck, not)
+			}
+		}
+	}
 	c.set("secret", "s3cret")
 	assert.Equal(t, "alice", c.whoami(), "the secure cookie round-trips over TLS")
 	tok := c.token()

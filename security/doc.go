@@ -55,4 +55,13 @@
 // issue is open. When the library is fixed the case passes, and the runner
 // fails it with a request to remove the mark: no fix goes unnoticed and no
 // regression hides behind it.
+//
+// The reference app itself (package main of example/) is attacked by the
+// security tests beside it, in example/security_test.go, through its real
+// routes and servers: what anonymous floods store (sessions, audit rows),
+// slow bodies against the servers' timeouts, the event stream against the
+// same timeouts, Redis connections per stream and the stream caps, secrets
+// in connection URLs against the start log and the pages, method override,
+// HEAD and OPTIONS against CSRF, logout-all and login through an old token
+// during the rotation grace, and the absolute deadline across rotations.
 package security

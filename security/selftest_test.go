@@ -30,14 +30,14 @@ func TestRunnerCatches(t *testing.T) {
 			}},
 			run: func(t *T, e *env) {
 				e.attack()
-				e.a.client().send("GET", "/csrf", nil, nil)
+				e.a.client().post("/set/k", []byte("v"))
 			},
-		}, "panic in GET /csrf: boom"},
+		}, "panic in POST /set/k: boom"},
 		{"5xx answer", adversarial{
 			run: func(t *T, e *env) {
 				e.attack()
 				_ = e.a.st.Store.(interface{ Close() error }).Close()
-				e.a.client().send("GET", "/csrf", nil, nil)
+				e.a.client().post("/set/k", []byte("v"))
 			},
 		}, "answered 503"}, // a closed store is an outage: the middleware answers 503
 		{"missing reject", adversarial{

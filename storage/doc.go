@@ -25,6 +25,9 @@
 // [Storage.Health] is the one health report of the session storage (the
 // ginsession/health package serves it to gin); [Storage.Broker] carries
 // session events between instances (Redis pub/sub) when there is a Redis.
+// [Options].Observer (metrics, tracing: a store.Observer) is given to every
+// store Open builds; [Storage.RedisClient] and [Storage.DB] give the
+// connection pools to export.
 //
 // # Environment
 //

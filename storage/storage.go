@@ -112,6 +112,12 @@ type Options struct {
 	// report. Ignored in the other modes. Default nil: the database
 	// component is not configured in redis mode.
 	HealthDB *sql.DB
+	// Observer is told of every operation of the stores Open builds:
+	// the Redis store ("redis"), the SQL store ("database") and the hybrid
+	// composition ("hybrid"). It is the default of Database.Observer and
+	// Hybrid.Observer. Give the same observer to ginsession.Config.Observer
+	// to see each session's load and save above them. Default nil.
+	Observer store.Observer
 	// Logger receives start-up notes (among them where a SQLite file is,
 	// and whether this start created it), background errors, the errors
 	// behind a health report's categories, and go-redis's own log lines
@@ -132,6 +138,12 @@ func (o Options) withDefaults() Options {
 		o.MaxPayload = store.DefaultMaxPayload
 	}
 	o.Database.MaxPayload = o.MaxPayload
+	if o.Database.Observer == nil {
+		o.Database.Observer = o.Observer
+	}
+	if o.Hybrid.Observer == nil {
+		o.Hybrid.Observer = o.Observer
+	}
 	if o.DatabaseMaxConns <= 0 {
 		o.DatabaseMaxConns = 16
 	}
@@ -247,6 +259,8 @@ type Storage struct {
 	log  *slog.Logger
 	// maxPayload is Options.MaxPayload, for stores built after Open.
 	maxPayload int
+	// observer is Options.Observer, for Redis stores built after Open.
+	observer store.Observer
 
 	healthTimeout       time.Duration
 	redisProbe, dbProbe *probe
@@ -282,7 +296,7 @@ func Open(ctx context.Context, cfg Config, opts Options) (*Storage, error) {
 	if err := cfg.validate(opts); err != nil {
 		return nil, err
 	}
-	s := &Storage{mode: cfg.Mode, base: cfg.RedisPrefix, log: opts.Logger, maxPayload: opts.MaxPayload}
+	s := &Storage{mode: cfg.Mode, base: cfg.RedisPrefix, log: opts.Logger, maxPayload: opts.MaxPayload, observer: opts.Observer}
 	var err error
 	switch cfg.Mode {
 	case ModeRedis:
@@ -361,7 +375,7 @@ func SQLiteFile(url string) (string, bool) {
 }
 
 func (s *Storage) openRedisBase(cfg Config, opts Options) error {
-	rs, err := redisstore.NewFromURL(cfg.RedisURL, redisstore.Options{Prefix: cfg.RedisPrefix, MaxPayload: opts.MaxPayload, Logger: opts.Logger})
+	rs, err := redisstore.NewFromURL(cfg.RedisURL, redisstore.Options{Prefix: cfg.RedisPrefix, MaxPayload: opts.MaxPayload, Logger: opts.Logger, Observer: opts.Observer})
 	if err != nil {
 		return fmt.Errorf("storage: %s: %w", EnvRedisURL, err)
 	}
@@ -375,7 +389,7 @@ func (s *Storage) namespace(maxPayload int) func(uint64) (store.Store, error) {
 		if gen <= 1 {
 			return s.rs, nil
 		}
-		return redisstore.New(s.rs.Client(), redisstore.Options{Prefix: NamespacePrefix(s.base, gen), MaxPayload: maxPayload})
+		return redisstore.New(s.rs.Client(), redisstore.Options{Prefix: NamespacePrefix(s.base, gen), MaxPayload: maxPayload, Observer: s.observer})
 	}
 }
 
@@ -438,7 +452,7 @@ func (s *Storage) openDatabase(ctx context.Context, cfg Config, opts Options) er
 }
 
 func (s *Storage) tellRedis(ctx context.Context, cfg Config, opts Options, gen uint64) {
-	rs, err := redisstore.NewFromURL(cfg.RedisURL, redisstore.Options{Prefix: cfg.RedisPrefix, MaxPayload: opts.MaxPayload})
+	rs, err := redisstore.NewFromURL(cfg.RedisURL, redisstore.Options{Prefix: cfg.RedisPrefix, MaxPayload: opts.MaxPayload, Observer: opts.Observer})
 	if err != nil {
 		return
 	}

@@ -69,3 +69,27 @@ func TestSessionKeys(t *testing.T) {
 		})
 	}
 }
+
+// A fleet's two rolls: stage adds a key at the end, promote moves it to
+// the front; the old keys stay, in order.
+func TestStageThenPromote(t *testing.T) {
+	old1, old2 := store.GenerateKey(), store.GenerateKey()
+	none := func(string) (string, bool) { return "", false }
+	call := func(args ...string) (string, string, int) {
+		var out, errb bytes.Buffer
+		code := run(args, none, &out, &errb)
+		return strings.TrimSpace(out.String()), errb.String(), code
+	}
+	staged, _, code := call("stage", old1+","+old2)
+	parts := strings.Split(staged, ",")
+	if code != 0 || len(parts) != 3 || parts[0] != old1 || parts[1] != old2 || parts[2] == old1 || parts[2] == old2 {
+		t.Fatalf("stage: %q (exit %d): want the ring with a new key last", staged, code)
+	}
+	promoted, _, code := call("promote", staged)
+	if want := parts[2] + "," + old1 + "," + old2; code != 0 || promoted != want {
+		t.Fatalf("promote: %q (exit %d), want %q", promoted, code, want)
+	}
+	if _, msg, code := call("promote", old1); code != 1 || !strings.Contains(msg, "stage a new one first") {
+		t.Fatalf("promote of a one-key ring: exit %d, %q", code, msg)
+	}
+}

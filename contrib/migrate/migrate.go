@@ -108,7 +108,7 @@ func (im *importer) run(c *gin.Context) {
 	log := m.Config().Logger
 	_, stored, err := s.Info()
 	if err != nil {
-		log.Warn("migrate: session store unavailable, old session left for a later request", "err", err)
+		log.WarnContext(c.Request.Context(), "migrate: session store unavailable, old session left for a later request", "err", err)
 		return
 	}
 	if stored {
@@ -119,24 +119,24 @@ func (im *importer) run(c *gin.Context) {
 	case legacy.None:
 		return
 	case legacy.Expire:
-		log.Debug("migrate: old session cookie does not decode or names no session; expiring it", "err", err)
+		log.DebugContext(c.Request.Context(), "migrate: old session cookie does not decode or names no session; expiring it", "err", err)
 		im.expire(c, old, m.CookieName())
 		return
 	case legacy.Retry:
-		log.Warn("migrate: old session unreadable, left for a later request", "err", err)
+		log.WarnContext(c.Request.Context(), "migrate: old session unreadable, left for a later request", "err", err)
 		return
 	}
 	if err := im.opts.Map(c, old.Values, s); err != nil {
-		log.Error("migrate: map old session", "err", err)
+		log.ErrorContext(c.Request.Context(), "migrate: map old session", "err", err)
 		return
 	}
 	if err := s.Save(); err != nil {
-		log.Error("migrate: save imported session; old session kept", "err", err)
+		log.ErrorContext(c.Request.Context(), "migrate: save imported session; old session kept", "err", err)
 		return
 	}
 	// The values are safe in our store: now delete the old session.
 	if h, err := legacy.Delete(c.Request, im.opts.OldStore, old); err != nil {
-		log.Warn("migrate: delete old session", "err", err)
+		log.WarnContext(c.Request.Context(), "migrate: delete old session", "err", err)
 		im.expire(c, old, m.CookieName())
 	} else {
 		legacy.Forward(c.Writer.Header(), h, m.CookieName())
@@ -166,7 +166,7 @@ func CopyValues(c *gin.Context, old map[any]any, s *ginsession.Session) error {
 	for k := range old {
 		ks, ok := k.(string)
 		if !ok {
-			log.Warn("migrate: old value skipped: key is not a string", "key_type", fmt.Sprintf("%T", k))
+			log.WarnContext(c.Request.Context(), "migrate: old value skipped: key is not a string", "key_type", fmt.Sprintf("%T", k))
 			continue
 		}
 		keys = append(keys, ks)
@@ -179,7 +179,7 @@ func CopyValues(c *gin.Context, old map[any]any, s *ginsession.Session) error {
 		case errors.Is(err, store.ErrUnavailable):
 			return fmt.Errorf("migrate: copy values: %w", err)
 		default:
-			log.Warn("migrate: old value skipped", "key", k, "value_type", fmt.Sprintf("%T", old[k]), "err", err)
+			log.WarnContext(c.Request.Context(), "migrate: old value skipped", "key", k, "value_type", fmt.Sprintf("%T", old[k]), "err", err)
 		}
 	}
 	return nil

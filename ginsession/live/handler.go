@@ -204,14 +204,14 @@ func Handler(b store.Broker, opts Options) gin.HandlerFunc {
 		defer cancel()
 		own, err := b.Subscribe(ctx, SessionTopic(info.Handle))
 		if err != nil {
-			opts.Logger.Warn("live: subscribe", "err", err)
+			opts.Logger.WarnContext(ctx, "live: subscribe", "session", info.Handle, "err", err)
 			abortJSON(c, http.StatusServiceUnavailable, "event broker unavailable")
 			return
 		}
 		var user <-chan []byte
 		if info.UserID != "" {
 			if user, err = b.Subscribe(ctx, UserTopic(info.UserID)); err != nil {
-				opts.Logger.Warn("live: subscribe", "err", err)
+				opts.Logger.WarnContext(ctx, "live: subscribe", "session", info.Handle, "err", err)
 				abortJSON(c, http.StatusServiceUnavailable, "event broker unavailable")
 				return
 			}

@@ -13,8 +13,8 @@ type hybridCollector struct {
 	engaged, depth, lagSec *prometheus.Desc
 }
 
-func newHybridCollector(status func() hybrid.Status, cl prometheus.Labels) *hybridCollector {
-	name := func(n string) string { return prometheus.BuildFQName(Namespace, "hybrid", n) }
+func newHybridCollector(ns string, status func() hybrid.Status, cl prometheus.Labels) *hybridCollector {
+	name := func(n string) string { return prometheus.BuildFQName(ns, "hybrid", n) }
 	return &hybridCollector{
 		status:  status,
 		engaged: prometheus.NewDesc(name("engaged"), "1 while the hybrid store serves from its secondary store, else 0.", nil, cl),

@@ -5,15 +5,22 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 
 	"github.com/vedfolnir/sessions/ginsession"
 	"github.com/vedfolnir/sessions/hybrid"
+	"github.com/vedfolnir/sessions/store"
 )
 
-// Namespace is the prefix of every metric name.
-const Namespace = "sessions"
+// DefaultNamespace is the default prefix of every metric name.
+const DefaultNamespace = "sessions"
+
+// DefaultStores are the store labels whose series exist from [New] when
+// Options.Stores is nil: the stores of this module.
+var DefaultStores = []string{"redis", "database", "hybrid"}
 
 // DefaultBuckets are the store latency histogram's buckets, in seconds:
 // 100µs to 5s. Session operations take well under a millisecond on a
@@ -41,6 +48,16 @@ const (
 
 // Options configures [New]. The zero value is ready to use.
 type Options struct {
+	// Namespace is the prefix of every metric name: a Prometheus name of
+	// letters, digits and underscores. Default [DefaultNamespace]
+	// ("sessions"); the names below are given with it.
+	Namespace string
+	// Stores are the store labels whose operation, error, conflict and
+	// fallback series exist, at zero, from New, so alerts on them work
+	// before the first failure; "session" (ginsession's loads and saves)
+	// always does. A label outside the list gets its series at its first
+	// operation. Default [DefaultStores]; an empty non-nil slice for none.
+	Stores []string
 	// Buckets of sessions_store_operation_duration_seconds, in seconds,
 	// strictly increasing. Default [DefaultBuckets].
 	Buckets []float64
@@ -61,6 +78,11 @@ type Options struct {
 type Metrics struct {
 	reg prometheus.Registerer
 	cl  prometheus.Labels
+	ns  string
+
+	observer store.Observer
+	end      func(store.Result)
+	stores   seriesSet
 
 	created    prometheus.Counter
 	logins     prometheus.Counter
@@ -75,6 +97,7 @@ type Metrics struct {
 	storeDuration  *prometheus.HistogramVec
 	storeErrors    *prometheus.CounterVec
 	storeConflicts *prometheus.CounterVec
+	storeFallback  *prometheus.CounterVec
 }
 
 // New creates the session metrics and registers them on reg. A nil reg, bad
@@ -94,9 +117,12 @@ type Metrics struct {
 //	sessions_store_operation_duration_seconds{store,op}
 //	sessions_store_errors_total{store,op,kind}     kind: see ErrorKind
 //	sessions_store_conflicts_total{store,op}
+//	sessions_store_fallback_served_total{store,op}
 //
-// and, once their sources are given, the gauges of [Metrics.RegisterHybrid]
-// and the counter of [Metrics.RegisterAuditDrops].
+// (see [Metrics.Observer] for the store series),
+// and, once their sources are given, the gauges of [Metrics.RegisterHybrid],
+// [Metrics.RegisterRedisPool] and [Metrics.RegisterDBStats] and the counter
+// of [Metrics.RegisterAuditDrops].
 func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	if reg == nil {
 		return nil, errors.New("metrics: nil prometheus.Registerer")
@@ -116,13 +142,28 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		}
 	}
 
+	ns := opts.Namespace
+	if ns == "" {
+		ns = DefaultNamespace
+	}
+	if !model.LegacyValidation.IsValidMetricName(ns) || strings.Contains(ns, ":") {
+		return nil, fmt.Errorf("metrics: Namespace %q is not a metric name", ns)
+	}
+	stores := opts.Stores
+	if stores == nil {
+		stores = DefaultStores
+	}
+
 	cl := maps.Clone(opts.ConstLabels)
-	m := &Metrics{reg: reg, cl: cl}
+	m := &Metrics{reg: reg, cl: cl, ns: ns}
+	m.observer, m.end = m.observe, m.end0
+	empty := map[string]*storeSeries{}
+	m.stores.m.Store(&empty)
 	counter := func(name, help string) prometheus.Counter {
-		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help, ConstLabels: cl})
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: name, Help: help, ConstLabels: cl})
 	}
 	counterVec := func(name, help string, labels ...string) *prometheus.CounterVec {
-		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help, ConstLabels: cl}, labels)
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: name, Help: help, ConstLabels: cl}, labels)
 	}
 	m.created = counter("created_total", "Sessions stored for the first time.")
 	m.logins = counter("logins_total", "Logins.")
@@ -152,17 +193,19 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	m.otherUnkwn = other.WithLabelValues(kindUnknown)
 
 	m.storeDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: Namespace, Name: "store_operation_duration_seconds",
-		Help:    "Latency of session store operations, by store and operation.",
+		Namespace: ns, Name: "store_operation_duration_seconds",
+		Help:    "Latency of session store operations (and of session loads and saves, store=\"session\"), by store and operation.",
 		Buckets: slices.Clone(buckets), ConstLabels: cl,
 	}, []string{"store", "op"})
 	m.storeErrors = counterVec("store_errors_total",
 		"Failed session store operations, by store, operation and kind (not-found answers excluded).", "store", "op", "kind")
 	m.storeConflicts = counterVec("store_conflicts_total",
-		"Compare-and-set conflicts of session store operations (another writer won).", "store", "op")
+		"Compare-and-set conflicts of session store operations (another writer won), retried saves included.", "store", "op")
+	m.storeFallback = counterVec("store_fallback_served_total",
+		"Session store operations a hybrid store's secondary served.", "store", "op")
 
 	cs := []prometheus.Collector{m.created, m.logins, m.rotated, m.switches, destroyed, rejected,
-		fallback, other, m.storeDuration, m.storeErrors, m.storeConflicts}
+		fallback, other, m.storeDuration, m.storeErrors, m.storeConflicts, m.storeFallback}
 	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
 			for _, done := range cs[:i] {
@@ -170,6 +213,10 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 			}
 			return nil, fmt.Errorf("metrics: register: %w", err)
 		}
+	}
+	m.series(sessionStore)
+	for _, name := range stores {
+		m.series(name)
 	}
 	return m, nil
 }
@@ -229,7 +276,7 @@ func (m *Metrics) RegisterHybrid(status func() hybrid.Status) error {
 	if status == nil {
 		return errors.New("metrics: RegisterHybrid: nil func")
 	}
-	if err := m.reg.Register(newHybridCollector(status, m.constLabels())); err != nil {
+	if err := m.reg.Register(newHybridCollector(m.ns, status, m.constLabels())); err != nil {
 		return fmt.Errorf("metrics: RegisterHybrid: %w", err)
 	}
 	return nil
@@ -244,7 +291,7 @@ func (m *Metrics) RegisterAuditDrops(dropped func() uint64) error {
 		return errors.New("metrics: RegisterAuditDrops: nil func")
 	}
 	c := prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Namespace: Namespace, Name: "audit_dropped_total",
+		Namespace: m.ns, Name: "audit_dropped_total",
 		Help:        "Session audit events dropped because the audit queue was full.",
 		ConstLabels: m.constLabels(),
 	}, func() float64 { return float64(dropped()) })

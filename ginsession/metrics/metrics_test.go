@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/vedfolnir/sessions/dbstore"
 	"github.com/vedfolnir/sessions/ginsession"
 	"github.com/vedfolnir/sessions/ginsession/metrics"
 	"github.com/vedfolnir/sessions/hybrid"
@@ -150,6 +151,9 @@ func TestNewRefuses(t *testing.T) {
 		{"reserved extra kind", prometheus.NewRegistry(), metrics.Options{ExtraEventKinds: []ginsession.EventKind{"unknown"}}, "reserved"},
 		{"const label clashing with a label", prometheus.NewRegistry(), metrics.Options{ConstLabels: prometheus.Labels{"reason": "x"}}, "register"},
 		{"registered twice", taken, metrics.Options{}, "register"},
+		{"namespace with a dash", prometheus.NewRegistry(), metrics.Options{Namespace: "my-app"}, "Namespace"},
+		{"namespace with a colon", prometheus.NewRegistry(), metrics.Options{Namespace: "a:b"}, "Namespace"},
+		{"namespace starting with a digit", prometheus.NewRegistry(), metrics.Options{Namespace: "1app"}, "Namespace"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,11 +168,11 @@ func TestNewRefuses(t *testing.T) {
 	// registers, so every other one was registered and must be rolled back.
 	reg := prometheus.NewRegistry()
 	squatter := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "sessions_store_conflicts_total", Help: "Compare-and-set conflicts of session store operations (another writer won).",
+		Name: "sessions_store_fallback_served_total", Help: "Session store operations a hybrid store's secondary served.",
 	}, []string{"store", "op"})
 	reg.MustRegister(squatter)
 	if _, err := metrics.New(reg, metrics.Options{}); err == nil {
-		t.Fatal("New on a registry holding sessions_store_conflicts_total succeeded")
+		t.Fatal("New on a registry holding sessions_store_fallback_served_total succeeded")
 	}
 	reg.Unregister(squatter)
 	if _, err := metrics.New(reg, metrics.Options{}); err != nil {
@@ -178,7 +182,7 @@ func TestNewRefuses(t *testing.T) {
 
 func nan() float64 { z := 0.0; return z / z }
 
-// TestStoreErrorsByKind drives a wrapped SQLite store into each outcome and
+// TestStoreErrorsByKind drives an observed SQLite store into each outcome and
 // checks which counter moved.
 func TestStoreErrorsByKind(t *testing.T) {
 	ctx := context.Background()
@@ -195,42 +199,42 @@ func TestStoreErrorsByKind(t *testing.T) {
 	defer cancel2()
 	tests := []struct {
 		name string
-		do   func(st store.Store, key string) error
+		do   func(st *dbstore.Store, key string) error
 		op   string
 		kind string // "" for no error series; "conflict" for the conflict counter
 	}{
-		{"get missing is no error", func(st store.Store, key string) error {
+		{"get missing is no error", func(st *dbstore.Store, key string) error {
 			_, err := st.Get(ctx, key)
 			return ignore(err, store.ErrNotFound)
 		}, "get", ""},
-		{"touch missing is no error", func(st store.Store, key string) error {
+		{"touch missing is no error", func(st *dbstore.Store, key string) error {
 			return ignore(st.Touch(ctx, key, time.Now(), time.Now().Add(time.Hour)), store.ErrNotFound)
 		}, "touch", ""},
-		{"create twice is a conflict", func(st store.Store, key string) error {
+		{"create twice is a conflict", func(st *dbstore.Store, key string) error {
 			if err := st.Put(ctx, entry(key, 1, 1), 0); err != nil {
 				return err
 			}
 			return ignore(st.Put(ctx, entry(key, 1, 1), 0), store.ErrConflict)
 		}, "put", "conflict"},
-		{"version not above prev is invalid", func(st store.Store, key string) error {
+		{"version not above prev is invalid", func(st *dbstore.Store, key string) error {
 			return ignore(st.Put(ctx, entry(key, 1, 1), 1), store.ErrInvalid)
 		}, "put", metrics.KindInvalid},
-		{"malformed key is invalid", func(st store.Store, _ string) error {
+		{"malformed key is invalid", func(st *dbstore.Store, _ string) error {
 			_, err := st.Get(ctx, "../etc/passwd")
 			return ignore(err, store.ErrInvalid)
 		}, "get", metrics.KindInvalid},
-		{"oversized payload", func(st store.Store, key string) error {
+		{"oversized payload", func(st *dbstore.Store, key string) error {
 			return ignore(st.Put(ctx, entry(key, 1, 2<<20), 0), store.ErrTooLarge)
 		}, "put", metrics.KindTooLarge},
-		{"canceled context", func(st store.Store, key string) error {
+		{"canceled context", func(st *dbstore.Store, key string) error {
 			_, err := st.Get(canceled, key)
 			return ignore(err, context.Canceled)
 		}, "get", metrics.KindCanceled},
-		{"deadline passed", func(st store.Store, key string) error {
+		{"deadline passed", func(st *dbstore.Store, key string) error {
 			return ignore(st.Delete(expired, key), context.DeadlineExceeded)
 		}, "delete", metrics.KindTimeout},
-		{"closed database is unavailable", func(st store.Store, key string) error {
-			_ = st.(interface{ Unwrap() store.Store }).Unwrap().(interface{ Close() error }).Close()
+		{"closed database is unavailable", func(st *dbstore.Store, key string) error {
+			_ = st.Close()
 			_, err := st.Get(ctx, key)
 			return ignore(err, store.ErrUnavailable)
 		}, "get", metrics.KindUnavailable},
@@ -238,7 +242,7 @@ func TestStoreErrorsByKind(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m, reg := newMetrics(t, metrics.Options{})
-			st := m.InstrumentStore("sqlite", sqliteStore(t))
+			st := sqliteStore(t, m.Observer())
 			if err := tt.do(st, store.NewToken().Key()); err != nil {
 				t.Fatalf("unexpected outcome: %v", err)
 			}
@@ -250,11 +254,11 @@ func TestStoreErrorsByKind(t *testing.T) {
 					t.Errorf("errors %v, conflicts %v; want none", errs, conflicts)
 				}
 			case "conflict":
-				if len(errs) != 0 || conflicts["sqlite/"+tt.op] != 1 || len(conflicts) != 1 {
+				if len(errs) != 0 || conflicts["database/"+tt.op] != 1 || len(conflicts) != 1 {
 					t.Errorf("errors %v, conflicts %v; want one %s conflict", errs, conflicts, tt.op)
 				}
 			default:
-				key := "sqlite/" + tt.op + "/" + tt.kind
+				key := "database/" + tt.op + "/" + tt.kind
 				if len(conflicts) != 0 || errs[key] != 1 || len(errs) != 1 {
 					t.Errorf("errors %v, conflicts %v; want only %s", errs, conflicts, key)
 				}

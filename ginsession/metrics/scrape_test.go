@@ -36,10 +36,11 @@ func TestScrapeAfterRealRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	mgr, err := ginsession.NewManager(ginsession.Config{
-		Store:   m.InstrumentStore("database", sqliteStore(t)),
-		Keyring: kr,
-		Cookie:  ginsession.CookieOptions{Insecure: true}, // plain-HTTP test server
-		OnEvent: []ginsession.EventHandler{m.Handle},
+		Store:    sqliteStore(t, m.Observer()),
+		Observer: m.Observer(),
+		Keyring:  kr,
+		Cookie:   ginsession.CookieOptions{Insecure: true}, // plain-HTTP test server
+		OnEvent:  []ginsession.EventHandler{m.Handle},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -144,17 +145,29 @@ func TestScrapeAfterRealRequests(t *testing.T) {
 		{"sessions_store_operation_duration_seconds", []string{"store", "database", "op", "put"}, 4},
 		{"sessions_store_operation_duration_seconds", []string{"store", "database", "op", "get_touch"}, 3},
 		{"sessions_store_operation_duration_seconds", []string{"store", "database", "op", "delete"}, 0},
-		// The manager found GetToucher through the wrapper, so it never
-		// fell back to a plain get.
+		// The manager found the store's GetToucher, so it never fell back
+		// to a plain get.
 		{"sessions_store_operation_duration_seconds", []string{"store", "database", "op", "get"}, 0},
+		// ginsession's own observations: the loads that read the store, the
+		// saves that wrote it.
+		{"sessions_store_operation_duration_seconds", []string{"store", "session", "op", "load"}, 3},
+		{"sessions_store_operation_duration_seconds", []string{"store", "session", "op", "save"}, 2},
+		{"sessions_store_conflicts_total", []string{"store", "session", "op", "save"}, 0},
 	}
 	for _, c := range checks {
 		if got := value(c.name, c.labels...); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	if mf, ok := fams["sessions_store_errors_total"]; ok && len(mf.GetMetric()) > 0 {
-		t.Errorf("store errors after a clean run: %v", mf)
+	// The error series exist from the start, at zero, for alerts to use.
+	errs := fams["sessions_store_errors_total"]
+	if n := len(errs.GetMetric()); n == 0 {
+		t.Error("no sessions_store_errors_total series")
+	}
+	for _, m := range errs.GetMetric() {
+		if v := m.GetCounter().GetValue(); v != 0 {
+			t.Errorf("store error after a clean run: %v = %v", m.GetLabel(), v)
+		}
 	}
 	if t.Failed() {
 		var sb strings.Builder

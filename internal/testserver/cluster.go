@@ -89,49 +89,34 @@ func startCluster(bin string) (nodes []*proc, addrs []string, err error) {
 		return nil, nil, err
 	}
 	for i := range 3 {
-		nd := filepath.Join(dir, strconv.Itoa(i))
-		if err := os.Mkdir(nd, 0o755); err != nil {
-			return nodes, addrs, err
-		}
-		p, port, err := startOnPort(true, func(port int) (*proc, error) {
-			_ = os.Remove(filepath.Join(nd, "nodes.conf")) // a stale one breaks the cluster
-			spec := procSpec{
-				name: fmt.Sprintf("redis-server (cluster node) %s", localAddr(port)),
-				argv: []string{bin,
-					"--bind", "127.0.0.1", "--port", strconv.Itoa(port),
-					"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(nd, "nodes.conf"),
-					"--cluster-node-timeout", "5000",
-					"--save", "", "--appendonly", "no", "--daemonize", "no",
-					"--dir", nd, "--logfile", filepath.Join(nd, "redis.log"),
-				},
-				dir:     nd,
-				logs:    []string{filepath.Join(nd, "redis.log")},
-				quitSig: syscall.SIGKILL,
-			}
-			p, err := startProc(spec)
-			if err != nil {
-				return nil, err
-			}
-			return p, readyOrRetry(p, redisReady(p, localAddr(port)))
-		})
+		p, addr, err := startClusterNode(bin, filepath.Join(dir, strconv.Itoa(i)), "5000")
 		if err != nil {
 			return nodes, addrs, err
 		}
 		nodes = append(nodes, p)
-		addrs = append(addrs, localAddr(port))
+		addrs = append(addrs, addr)
 	}
 
+	if err := formMasters(addrs); err != nil {
+		return nodes, addrs, err
+	}
+	return nodes, addrs, waitClusterOK(nodes, addrs)
+}
+
+// formMasters gives each node an equal share of the slots and a distinct
+// config epoch, and introduces every pair.
+func formMasters(addrs []string) error {
 	const slots = 16384
 	for i, a := range addrs {
 		if _, err := redisDo(a, "CLUSTER", "SET-CONFIG-EPOCH", strconv.Itoa(i+1)); err != nil {
-			return nodes, addrs, fmt.Errorf("cluster node %s: set-config-epoch: %w", a, err)
+			return fmt.Errorf("cluster node %s: set-config-epoch: %w", a, err)
 		}
 		args := []string{"CLUSTER", "ADDSLOTS"}
-		for s := i * slots / 3; s < (i+1)*slots/3; s++ {
+		for s := i * slots / len(addrs); s < (i+1)*slots/len(addrs); s++ {
 			args = append(args, strconv.Itoa(s))
 		}
 		if _, err := redisDo(a, args...); err != nil {
-			return nodes, addrs, fmt.Errorf("cluster node %s: addslots: %w", a, err)
+			return fmt.Errorf("cluster node %s: addslots: %w", a, err)
 		}
 	}
 	// Every pair meets directly: faster than waiting for gossip to
@@ -140,20 +125,26 @@ func startCluster(bin string) (nodes []*proc, addrs []string, err error) {
 		for _, to := range addrs[i+1:] {
 			host, port, _ := net.SplitHostPort(to)
 			if _, err := redisDo(from, "CLUSTER", "MEET", host, port); err != nil {
-				return nodes, addrs, fmt.Errorf("cluster node %s: meet %s: %w", from, to, err)
+				return fmt.Errorf("cluster node %s: meet %s: %w", from, to, err)
 			}
 		}
 	}
 
+	return nil
+}
+
+// waitClusterOK waits until every node reports cluster_state:ok and knows
+// all of addrs.
+func waitClusterOK(nodes []*proc, addrs []string) error {
 	deadline := time.Now().Add(waitTimeout)
 	for {
 		err := clusterOK(addrs)
 		if err == nil {
-			return nodes, addrs, nil
+			return nil
 		}
 		for _, p := range nodes {
 			if !p.running() {
-				return nodes, addrs, p.exitError()
+				return p.exitError()
 			}
 		}
 		if time.Now().After(deadline) {
@@ -161,10 +152,43 @@ func startCluster(bin string) (nodes []*proc, addrs []string, err error) {
 			for _, p := range nodes {
 				tails += p.logTail()
 			}
-			return nodes, addrs, fmt.Errorf("redis cluster %v not ok after %v: %v%s", addrs, waitTimeout, err, tails)
+			return fmt.Errorf("redis cluster %v not ok after %v: %v%s", addrs, waitTimeout, err, tails)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// startClusterNode starts one cluster-enabled redis-server in dir on a
+// free port whose bus port is free too.
+func startClusterNode(bin, nd, nodeTimeout string) (*proc, string, error) {
+	if err := os.Mkdir(nd, 0o755); err != nil {
+		return nil, "", err
+	}
+	p, port, err := startOnPort(true, func(port int) (*proc, error) {
+		_ = os.Remove(filepath.Join(nd, "nodes.conf")) // a stale one breaks the cluster
+		spec := procSpec{
+			name: fmt.Sprintf("redis-server (cluster node) %s", localAddr(port)),
+			argv: []string{bin,
+				"--bind", "127.0.0.1", "--port", strconv.Itoa(port),
+				"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(nd, "nodes.conf"),
+				"--cluster-node-timeout", nodeTimeout,
+				"--save", "", "--appendonly", "no", "--daemonize", "no",
+				"--dir", nd, "--logfile", filepath.Join(nd, "redis.log"),
+			},
+			dir:     nd,
+			logs:    []string{filepath.Join(nd, "redis.log")},
+			quitSig: syscall.SIGKILL,
+		}
+		p, err := startProc(spec)
+		if err != nil {
+			return nil, err
+		}
+		return p, readyOrRetry(p, redisReady(p, localAddr(port)))
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return p, localAddr(port), nil
 }
 
 // clusterOK checks every node's own view: state ok and all nodes known.

@@ -23,6 +23,9 @@
   }
 
   const toLogin = () => location.assign("/");
+  // A visitor has no stored session, hence no event stream: the tabs of
+  // one browser tell each other about a login directly.
+  const tabs = window.BroadcastChannel ? new BroadcastChannel("sessions-example") : null;
   // An event about this session can reach this tab before the response
   // that caused it (a login's new cookie, a logout's fresh one) has reached
   // the browser's cookie jar. A request sent in that window carries the old
@@ -167,7 +170,7 @@
       }
       acting = true;
       const r = await api("POST", "/api/login", { username: $("#username").value, password: $("#password").value });
-      if (r.ok) { location.assign("/"); return; }
+      if (r.ok) { if (tabs) tabs.postMessage("login"); location.assign("/"); return; }
       acting = false;
       const err = $("#login-error");
       err.textContent = r.status === 401 ? "Wrong username or password." : (r.data && r.data.error) || "Sign-in failed.";
@@ -222,6 +225,18 @@
     // refresh the lists now and then, and when the tab comes back.
     setInterval(() => { if (!document.hidden) refreshLists(); }, 20000);
     document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshLists(); });
+  }
+  if (!dashboard) {
+    // A visitor has no stored session, so no stream of its own: a login in
+    // another tab of this browser arrives on the broadcast channel, and is
+    // checked for again when this tab is shown.
+    if (tabs) tabs.onmessage = (m) => { if (m.data === "login") settle(() => location.assign("/"), 300); };
+    document.addEventListener("visibilitychange", async () => {
+      if (document.hidden) return;
+      const r = await api("GET", "/api/session");
+      if (r.ok && r.data.authenticated) location.assign("/");
+    });
+    return;
   }
   if (!window.EventSource) return;
   const live = $("#live-status");
