@@ -42,14 +42,15 @@
 // or a context deadline: never store.ErrNotFound, store.ErrConflict,
 // store.ErrTooLarge, ...) makes the same call run on the secondary at once,
 // so the caller sees no error. A timeout counts only if the primary also
-// fails to answer a ping (one shared by concurrent callers, bounded by
-// twice PrimaryTimeout or ProbeInterval, whichever is longer, and waited
-// for at most half the caller's remaining deadline, a quarter for a
-// write, so the fallback keeps time to serve the call): on a
-// saturated server calls time out while their goroutines wait to be
-// scheduled, and engaging then would move every session to the secondary,
-// and refill it afterwards, when the server has no capacity to spare. Such
-// a call is retried on the primary within the caller's deadline instead
+// fails a ping (one shared by concurrent callers, bounded by PrimaryTimeout
+// or ProbeInterval, whichever is longer; its result stands for
+// ProbeInterval): on a saturated server calls time out while their
+// goroutines wait to be scheduled, and engaging then would move every
+// session to the secondary, and refill it afterwards, when the server has
+// no capacity to spare. A timed-out call is retried on the primary within
+// the caller's deadline when the ping answered; a read whose ping is still
+// in flight is served from the secondary without counting, and a write
+// waits for it briefly
 // ([Status.SaturatedTimeouts]). A circuit breaker (sony/gobreaker) opens
 // after [Options.FailureThreshold] consecutive failed reads, or at the
 // first failed write (a write that went to the secondary alone leaves the

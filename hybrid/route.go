@@ -70,7 +70,21 @@ func (h *Store) primary(ctx context.Context, write bool, fn func(context.Context
 	stop()
 	cancel()
 	down = err != nil && ctx.Err() == nil && outage(err)
-	if down && epoch.Err() == nil && timedOut(err) && h.primaryAnswers(ctx, !write) {
+	v := silent
+	if down && epoch.Err() == nil && timedOut(err) {
+		v = h.primaryAnswers(ctx, !write)
+	}
+	if v == unknown {
+		// A read whose timeout is not judged yet: served from the
+		// secondary, held against nobody.
+		h.n.saturated.Add(1)
+		if allowErr == nil {
+			done(errExcluded)
+		}
+		h.n.failovers.Add(1)
+		return true, err
+	}
+	if v == answers {
 		h.n.saturated.Add(1)
 		rctx, rcancel := context.WithCancel(ctx)
 		stop := context.AfterFunc(epoch, rcancel)
@@ -115,9 +129,6 @@ func timedOut(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
-// pongFresh is how long a ping the primary answered vouches for it.
-const pongFresh = 100 * time.Millisecond
-
 // pingState is the single ping in flight that judges timeouts.
 type pingState struct {
 	mu       sync.Mutex
@@ -126,24 +137,29 @@ type pingState struct {
 	at       time.Time     // when it ended
 }
 
-// primaryAnswers reports whether the primary answers a ping within
-// max(2×PrimaryTimeout, ProbeInterval): a bound loose enough that the
+// primaryAnswers judges a primary timeout by a ping bounded by
+// max(PrimaryTimeout, ProbeInterval): a bound loose enough that the
 // server's own scheduling delay does not fail it, tight enough that a hung
 // primary still engages the fallback soon. Concurrent callers share one
-// ping, and a success vouches for the primary for pongFresh. A read waits
-// for the ping at most half its remaining deadline, a write (whose
-// fallback does more) a quarter, and counts the timeout when the ping has
-// not answered by then.
-func (h *Store) primaryAnswers(ctx context.Context, read bool) bool {
-	share := time.Duration(4)
-	if read {
-		share = 2
-	}
+// ping; its result stands for ProbeInterval. A read does not wait for a
+// ping in flight (unknown: it is served from the secondary and counts
+// neither way); a write waits briefly, and counts if no answer came.
+func (h *Store) primaryAnswers(ctx context.Context, read bool) verdict {
 	ps := &h.pong
 	ps.mu.Lock()
-	if ps.ok && time.Since(ps.at) < pongFresh {
+	if age := time.Since(ps.at); ps.ok && age < h.opts.ProbeInterval {
+		if age > h.opts.ProbeInterval/2 && ps.inflight == nil {
+			// Renew the verdict before it lapses, while timeouts go on.
+			ps.inflight = make(chan struct{})
+			go h.ping(ps.inflight)
+		}
 		ps.mu.Unlock()
-		return true
+		return answers
+	}
+	if !ps.ok && !ps.at.IsZero() && time.Since(ps.at) < h.opts.ProbeInterval {
+		// A ping just failed: the primary is down, no reason to wait.
+		ps.mu.Unlock()
+		return silent
 	}
 	ch := ps.inflight
 	if ch == nil {
@@ -152,29 +168,45 @@ func (h *Store) primaryAnswers(ctx context.Context, read bool) bool {
 		go h.ping(ch)
 	}
 	ps.mu.Unlock()
-	// Wait at most a share of the caller's remaining time: if the primary
-	// is down after all, the rest serves the call from the secondary.
-	var expire <-chan time.Time
-	if dl, ok := ctx.Deadline(); ok {
-		t := time.NewTimer(time.Until(dl) / share)
-		defer t.Stop()
-		expire = t.C
+	if read {
+		return unknown
 	}
+	// A write waits at most a quarter of its remaining time, and half a
+	// PrimaryTimeout: if the primary is down after all, the rest serves
+	// the call from the secondary.
+	w := h.opts.PrimaryTimeout / 2
+	if dl, ok := ctx.Deadline(); ok {
+		w = min(w, time.Until(dl)/4)
+	}
+	t := time.NewTimer(w)
+	defer t.Stop()
 	select {
 	case <-ch:
-	case <-expire:
-		return false
+	case <-t.C:
+		return silent
 	case <-ctx.Done():
-		return false
+		return silent
 	}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	return ps.ok
+	if ps.ok {
+		return answers
+	}
+	return silent
 }
+
+// verdict is what a ping says of a primary timeout.
+type verdict uint8
+
+const (
+	silent  verdict = iota // the primary does not answer: an outage
+	answers                // it answers: the timeout was this process's
+	unknown                // not known yet: serve this read elsewhere, count nothing
+)
 
 // ping runs the shared ping and closes ch with its result recorded.
 func (h *Store) ping(ch chan struct{}) {
-	bound := max(2*h.opts.PrimaryTimeout, h.opts.ProbeInterval)
+	bound := max(h.opts.PrimaryTimeout, h.opts.ProbeInterval)
 	ctx, cancel := context.WithTimeout(h.currentEpoch(), bound)
 	err := h.cur.Load().ping(ctx)
 	cancel()

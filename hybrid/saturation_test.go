@@ -50,6 +50,7 @@ func TestSaturationDoesNotEngage(t *testing.T) {
 		}()
 	}
 	var served, failed atomic.Int64
+	t0 := time.Now()
 	for w := range 8 {
 		wg.Add(1)
 		go func() {
@@ -63,7 +64,8 @@ func TestSaturationDoesNotEngage(t *testing.T) {
 					} else {
 						served.Add(1)
 					}
-				} else if w == 1 {
+				} else if w == 1 && time.Since(t0) > 700*time.Millisecond {
+					// Writes join once reads have had a timeout judged.
 					n := successor(cur, "x")
 					if err := h.Put(rctx, n, cur.Version); err == nil {
 						cur = n
@@ -76,7 +78,7 @@ func TestSaturationDoesNotEngage(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(2000 * time.Millisecond)
 	stop.Store(true)
 	wg.Wait()
 	runtime.GOMAXPROCS(2)
