@@ -41,7 +41,8 @@
 // An outage error from the primary (one wrapping [store.ErrUnavailable],
 // or a context deadline: never store.ErrNotFound, store.ErrConflict,
 // store.ErrTooLarge, ...) makes the same call run on the secondary at once,
-// so the caller sees no error. A timeout counts only if the primary also
+// so the caller sees no error. With [Options.JudgeTimeouts] a timeout
+// counts only if the primary also
 // fails a ping (one shared by concurrent callers, bounded by PrimaryTimeout
 // or ProbeInterval, whichever is longer; its result stands for
 // ProbeInterval): on a saturated server calls time out while their

@@ -46,8 +46,8 @@ func (h *Store) currentEpoch() context.Context {
 // reports an outage: the caller then runs the operation on the secondary. A
 // write that fails that way opens the breaker at once.
 //
-// A call that timed out is held against the primary only if the primary
-// also fails a ping (see primaryAnswers): on a saturated server, calls time
+// With Options.JudgeTimeouts, a call that timed out is held against the
+// primary only if the primary also fails a ping (see primaryAnswers): on a saturated server, calls time
 // out because their goroutines wait to be scheduled, not because the
 // primary is slow, and engaging would send every session to the
 // secondary, and later refill it from there, just when the server has no
@@ -71,7 +71,7 @@ func (h *Store) primary(ctx context.Context, write bool, fn func(context.Context
 	cancel()
 	down = err != nil && ctx.Err() == nil && outage(err)
 	v := silent
-	if down && epoch.Err() == nil && timedOut(err) {
+	if h.opts.JudgeTimeouts && down && epoch.Err() == nil && timedOut(err) {
 		v = h.primaryAnswers(ctx, !write)
 	}
 	if v == unknown {

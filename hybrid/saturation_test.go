@@ -23,6 +23,7 @@ import (
 func TestSaturationDoesNotEngage(t *testing.T) {
 	rp := testserver.StartRedis(t)
 	h := newHybrid(t, redisStore(t, rp.Addr, testserver.Prefix(t)), sqliteStore(t), hybrid.Options{
+		JudgeTimeouts:  true,
 		PrimaryTimeout: 2 * time.Millisecond,
 		ProbeInterval:  time.Second,
 	})
