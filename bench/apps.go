@@ -32,8 +32,11 @@ import (
 	"github.com/vedfolnir/sessions/dbstore"
 	"github.com/vedfolnir/sessions/ginsession"
 	"github.com/vedfolnir/sessions/ginsession/metrics"
+	"github.com/vedfolnir/sessions/hybrid"
 	"github.com/vedfolnir/sessions/redisstore"
 	"github.com/vedfolnir/sessions/store"
+
+	_ "modernc.org/sqlite" // ours-sqlite and ours-hybrid's mirror
 )
 
 // Routes every implementation serves, with the same meaning everywhere.
@@ -141,15 +144,17 @@ const (
 	// OursObserved is ours with the Prometheus metrics observing the
 	// manager and the store: the cost of the observation hook.
 	OursObserved = "ours-observed"
-	GinContrib   = "gin-contrib"
-	SCS          = "scs"
-	SCSNoIdle    = "scs-noidle"
-	None         = "none"
-	Floor        = "floor"
+	// OursHybrid is ours on Redis with an SQLite mirror (package hybrid).
+	OursHybrid = "ours-hybrid"
+	GinContrib = "gin-contrib"
+	SCS        = "scs"
+	SCSNoIdle  = "scs-noidle"
+	None       = "none"
+	Floor      = "floor"
 )
 
 // Names lists every implementation, ours first.
-var Names = []string{Ours, OursPlain, OursSQLite, OursObserved, GinContrib, SCS, SCSNoIdle, None, Floor}
+var Names = []string{Ours, OursPlain, OursSQLite, OursObserved, OursHybrid, GinContrib, SCS, SCSNoIdle, None, Floor}
 
 // Env is what an implementation is built on.
 type Env struct {
@@ -188,7 +193,12 @@ type App struct {
 	// bucket of the user. Nil when sessions are not in Redis.
 	SessionKeys func(cookie string, user int) ([]string, error)
 
+	// Hybrid is ours-hybrid's store (its Status counts engagements and
+	// refills); nil for the others.
+	Hybrid *hybrid.Store
+
 	rt      *RoundTrips
+	store   store.Store // ours' redisstore
 	closers []func() error
 }
 
@@ -225,6 +235,8 @@ func Build(name string, env Env) (*App, error) {
 		err = buildOurs(a, env, name == OursPlain, name == OursObserved)
 	case OursSQLite:
 		err = buildOursSQLite(a, env)
+	case OursHybrid:
+		err = buildOursHybrid(a, env)
 	case GinContrib:
 		err = buildGinContrib(a, env)
 	case SCS, SCSNoIdle:
@@ -346,6 +358,7 @@ func buildOurs(a *App, env Env, plain, observed bool) error {
 	if err != nil {
 		return err
 	}
+	a.store = st
 	cfg := oursConfig(st, kr)
 	cfg.Observer = obs
 	m, err := ginsession.NewManager(cfg)
@@ -394,6 +407,44 @@ func buildOursSQLite(a *App, env Env) error {
 		return err
 	}
 	a.CookieName = m.CookieName()
+	a.Handler = oursRoutes(m)
+	return nil
+}
+
+// buildOursHybrid is ours on Redis with an SQLite mirror (package
+// hybrid, write-through): the deployment the library recommends.
+func buildOursHybrid(a *App, env Env) error {
+	if err := buildOurs(a, env, false, false); err != nil {
+		return err
+	}
+	rs := a.store
+	dir := env.Dir
+	var err error
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "bench-hybrid-"); err != nil {
+			return err
+		}
+		a.closers = append(a.closers, func() error { return os.RemoveAll(dir) })
+	}
+	db, err := dbstore.Open(context.Background(), filepath.Join(dir, "mirror.db"), dbstore.Options{})
+	if err != nil {
+		return err
+	}
+	a.closers = append(a.closers, db.Close)
+	h, err := hybrid.New(rs, db, hybrid.Options{})
+	if err != nil {
+		return err
+	}
+	a.closers = append(a.closers, h.Close)
+	a.Hybrid = h
+	kr, err := store.NewKeyring(env.Secret)
+	if err != nil {
+		return err
+	}
+	m, err := ginsession.NewManager(oursConfig(h, kr))
+	if err != nil {
+		return err
+	}
 	a.Handler = oursRoutes(m)
 	return nil
 }

@@ -29,6 +29,11 @@ type Store struct {
 	sweeperDone chan struct{}
 	closeOnce   sync.Once
 	closeErr    error
+
+	// copyStmt is CopyInBatch's statement, prepared once (not per batch:
+	// parsing it cost SQLite more than a row).
+	copyMu   sync.Mutex
+	copyStmt *sql.Stmt
 }
 
 var (
@@ -94,6 +99,11 @@ func (s *Store) DB() *sql.DB { return s.db }
 // other methods must not be called after Close when it owns the database.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.copyMu.Lock()
+		if s.copyStmt != nil {
+			_ = s.copyStmt.Close()
+		}
+		s.copyMu.Unlock()
 		if s.stopSweeper != nil {
 			s.stopSweeper()
 			<-s.sweeperDone

@@ -15,8 +15,16 @@ import (
 
 // sqliteDefaults are the connection settings Open gives SQLite, unless the
 // URL sets them: wait up to 10 s for another process's write lock instead
-// of failing, WAL so readers never block the writer, NORMAL sync (durable
-// at each checkpoint, safe under WAL), and foreign keys on.
+// of failing, WAL so readers never block the writer, NORMAL sync, and
+// foreign keys on.
+//
+// They are chosen for a session mirror under concurrent writes: in WAL
+// mode at synchronous NORMAL a commit is an append to the WAL with no
+// fsync (the WAL is synced at each checkpoint), so a commit survives a
+// crash of the process, and only a crash of the machine can roll back the
+// last ones (set _synchronous=FULL to sync every commit). Writers queue on
+// the one pooled connection, and CopyInBatch puts the copies of concurrent
+// requests in one transaction, so a busy mirror pays one commit per batch.
 var sqliteDefaults = [][2]string{
 	{"_busy_timeout", "10000"},
 	{"_journal_mode", "WAL"},

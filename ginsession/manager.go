@@ -32,6 +32,7 @@ type Manager struct {
 	cfg      Config
 	getTouch store.GetToucher // nil when the store lacks it
 	index    store.UserIndex  // nil when the store lacks it
+	groups   commitGroups     // saves of one session in progress (group commit)
 	csrfKeys [][]byte         // visitor CSRF MAC keys, derived from the key ring, active first
 }
 

@@ -612,7 +612,7 @@ func (s *Session) save() error {
 	case s.entry == nil:
 	case s.dirty:
 		ctx, cancel := s.m.storeCtx(s.reqContext())
-		err = s.update(ctx, now)
+		err = s.groupUpdate(ctx, now)
 		cancel()
 	case s.m.getTouch == nil && s.entry.LastActivity.Before(now.Add(-s.m.cfg.TouchInterval)):
 		ctx, cancel := s.m.storeCtx(s.reqContext())

@@ -24,7 +24,11 @@
 // Reads go to the primary. A write is a compare-and-set on the primary,
 // then a [store.Copier] CopyIn of the same entry into the secondary: within
 // the call by default (write-through), or from a background queue with
-// [Options.WriteBehind]. Deletes and touches go to both. When only the
+// [Options.WriteBehind]. When the secondary is a [store.BatchCopier]
+// (package dbstore is), the write-through copies of concurrent calls are
+// group-committed: one transaction carries every copy that arrived while
+// the previous one committed, and each call still returns only once its
+// own copy is in ([Status.MirrorBatches]). Deletes and touches go to both. When only the
 // mirror write fails, the call still succeeds and the key goes on a
 // bounded queue, coalesced per key (the latest state wins), that a few
 // workers retry until the secondary answers again; [Store.Status] reports
@@ -37,7 +41,18 @@
 // An outage error from the primary (one wrapping [store.ErrUnavailable],
 // or a context deadline: never store.ErrNotFound, store.ErrConflict,
 // store.ErrTooLarge, ...) makes the same call run on the secondary at once,
-// so the caller sees no error. A circuit breaker (sony/gobreaker) opens
+// so the caller sees no error. With [Options.JudgeTimeouts] a timeout
+// counts only if the primary also
+// fails a ping (one shared by concurrent callers, bounded by PrimaryTimeout
+// or ProbeInterval, whichever is longer; its result stands for
+// ProbeInterval): on a saturated server calls time out while their
+// goroutines wait to be scheduled, and engaging then would move every
+// session to the secondary, and refill it afterwards, when the server has
+// no capacity to spare. A timed-out call is retried on the primary within
+// the caller's deadline when the ping answered; a read whose ping is still
+// in flight is served from the secondary without counting, and a write
+// waits for it briefly
+// ([Status.SaturatedTimeouts]). A circuit breaker (sony/gobreaker) opens
 // after [Options.FailureThreshold] consecutive failed reads, or at the
 // first failed write (a write that went to the secondary alone leaves the
 // primary stale for that key). While it is open, the store is engaged:

@@ -50,6 +50,9 @@ type Store struct {
 
 	q  mirrorQueue
 	fl fleet
+	mb copyBatcher // group commit of write-through mirror writes
+
+	pong pingState // judges primary timeouts: saturation or outage
 
 	wake      chan struct{}
 	stop      context.CancelFunc
@@ -149,6 +152,7 @@ func New(primary, secondary store.Store, opts Options) (*Store, error) {
 		wake:  make(chan struct{}, 1),
 	}
 	h.cur.Store(p)
+	h.mb.bc, _ = secondary.(store.BatchCopier)
 	h.latestGen.Store(opts.Generation.Number)
 	h.trustFrom.Store(msOf(opts.Generation.TrustFrom))
 	h.epoch, h.endEp = context.WithCancel(context.Background())
@@ -222,6 +226,8 @@ func outage(err error) bool {
 type counters struct {
 	failovers, engagements, recoveries, refills, divergences atomic.Uint64
 	bumps, switches, mirrorErrors                            atomic.Uint64
+	mirrorBatches, mirrorBatched                             atomic.Uint64
+	saturated                                                atomic.Uint64
 }
 
 // Engaged reports whether calls currently go to the secondary.

@@ -110,7 +110,7 @@ func (h *Store) mirrorPut(ctx context.Context, p *member, e *store.Entry) error 
 	}
 	mctx, cancel := h.mirrorCtx(ctx)
 	defer cancel()
-	wrote, err := h.sec.c.CopyIn(mctx, e)
+	wrote, err := h.copyIn(mctx, e)
 	switch {
 	case err != nil && outage(err):
 		h.mirrorDown.Store(true)

@@ -51,6 +51,15 @@ type Status struct {
 	// MirrorErrors counts mirror writes the secondary refused for good
 	// (too large, invalid): the primary has them, the secondary does not.
 	MirrorErrors uint64 `json:"mirror_errors"`
+	// MirrorBatches counts write-through mirror transactions that carried
+	// more than one write (group commit); MirrorBatched the writes they
+	// carried.
+	MirrorBatches uint64 `json:"mirror_batches"`
+	MirrorBatched uint64 `json:"mirror_batched"`
+	// SaturatedTimeouts counts primary timeouts not held against the
+	// primary because this process, not the primary, was slow (the
+	// primary answered a ping at once).
+	SaturatedTimeouts uint64 `json:"saturated_timeouts"`
 }
 
 // Status returns a snapshot of the store's state and counters.
@@ -68,6 +77,9 @@ func (h *Store) Status() Status {
 		GenerationBumps:    h.n.bumps.Load(),
 		GenerationSwitches: h.n.switches.Load(),
 		MirrorErrors:       h.n.mirrorErrors.Load(),
+		MirrorBatches:      h.n.mirrorBatches.Load(),
+		MirrorBatched:      h.n.mirrorBatched.Load(),
+		SaturatedTimeouts:  h.n.saturated.Load(),
 	}
 	h.omu.Lock()
 	if st.Engaged {

@@ -60,6 +60,39 @@ type Key struct {
 	// expand pools HMAC-SHA256 states keyed with the HKDF pseudorandom key
 	// of secret: HKDF-Extract runs once per key, not once per envelope.
 	expand *sync.Pool
+	// aeads keeps the derived per-entry AEADs of recently used store keys:
+	// a session read on every request derives its key once, not on each.
+	aeads *aeadCache
+}
+
+// aeadCacheSize bounds the per-entry AEADs a key keeps (about 1 KiB each).
+const aeadCacheSize = 4096
+
+// aeadCache is a bounded map of derived AEADs; when full, an arbitrary
+// entry (Go's map order) makes room. cipher.AEAD from crypto/cipher's GCM
+// is safe for concurrent use.
+type aeadCache struct {
+	mu sync.Mutex
+	m  map[string]cipher.AEAD
+}
+
+func (c *aeadCache) get(storeKey string) cipher.AEAD {
+	c.mu.Lock()
+	g := c.m[storeKey]
+	c.mu.Unlock()
+	return g
+}
+
+func (c *aeadCache) put(storeKey string, g cipher.AEAD) {
+	c.mu.Lock()
+	if len(c.m) >= aeadCacheSize {
+		for k := range c.m {
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[storeKey] = g
+	c.mu.Unlock()
 }
 
 // newKey derives the key id: the first 4 bytes of
@@ -77,6 +110,7 @@ func newKey(b []byte) Key {
 	ext.Write(k.secret[:])
 	prk := ext.Sum(nil)
 	k.expand = &sync.Pool{New: func() any { return hmac.New(sha256.New, prk) }}
+	k.aeads = &aeadCache{m: map[string]cipher.AEAD{}}
 	return k
 }
 
@@ -234,6 +268,11 @@ func (k *Keyring) LogValue() slog.Value {
 // exactly crypto/hkdf's output (a test holds the two equal) with Extract
 // done once per ring key and the HMAC state pooled.
 func aead(key *Key, storeKey string) (cipher.AEAD, error) {
+	if key.aeads != nil {
+		if g := key.aeads.get(storeKey); g != nil {
+			return g, nil
+		}
+	}
 	m := key.expand.Get().(hash.Hash)
 	m.Reset()
 	m.Write([]byte(hkdfInfo))
@@ -247,7 +286,11 @@ func aead(key *Key, storeKey string) (cipher.AEAD, error) {
 	if err != nil {
 		return nil, err
 	}
-	return cipher.NewGCM(block)
+	g, err := cipher.NewGCM(block)
+	if err == nil && key.aeads != nil {
+		key.aeads.put(storeKey, g)
+	}
+	return g, err
 }
 
 // additionalData binds an envelope to its header, its store key, its

@@ -317,3 +317,45 @@ func TestSealWithBindsExtra(t *testing.T) {
 		t.Error("SealWith took 65,536 extra bytes")
 	}
 }
+
+// The per-entry AEAD cache is bounded and never confuses entries: past
+// its size every envelope still opens under its own store key only, and
+// a ring built from another key opens none of them.
+func TestAEADCacheBounded(t *testing.T) {
+	k1 := make([]byte, KeySize)
+	k1[0] = 1
+	k2 := make([]byte, KeySize)
+	k2[0] = 2
+	r, err := NewKeyring(k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := NewKeyring(k2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := aeadCacheSize + 100
+	keys := make([]string, n)
+	sealed := make([][]byte, n)
+	for i := range keys {
+		keys[i] = NewToken().Key()
+		if sealed[i], err = r.Seal(keys[i], 1, []byte(keys[i])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(r.keys[0].aeads.m); got > aeadCacheSize {
+		t.Fatalf("cache holds %d AEADs, bound %d", got, aeadCacheSize)
+	}
+	for i := range keys {
+		pt, _, err := r.Open(keys[i], 1, sealed[i])
+		if err != nil || string(pt) != keys[i] {
+			t.Fatalf("entry %d: %q, %v", i, pt, err)
+		}
+		if _, _, err := r.Open(keys[(i+1)%n], 1, sealed[i]); err == nil {
+			t.Fatalf("entry %d opened under another store key", i)
+		}
+		if _, _, err := other.Open(keys[i], 1, sealed[i]); err == nil {
+			t.Fatalf("entry %d opened under another ring", i)
+		}
+	}
+}

@@ -185,6 +185,26 @@ type Copier interface {
 	CopyIn(ctx context.Context, e *Entry) (bool, error)
 }
 
+// BatchCopier is an optional capability of a [Copier] that copies many
+// entries in one transaction (a group commit of mirror writes): one
+// round of durable I/O for the lot instead of one each.
+type BatchCopier interface {
+	// CopyInBatch applies CopyIn to each of es, in order, in one
+	// transaction. The results follow es: whether each entry was written,
+	// or why it was refused (an invalid entry is refused alone). An error
+	// means the transaction failed and nothing was written.
+	CopyInBatch(ctx context.Context, es []*Entry) ([]CopyResult, error)
+}
+
+// CopyResult is the outcome of one entry of [BatchCopier.CopyInBatch].
+type CopyResult struct {
+	// Wrote reports whether the entry was written.
+	Wrote bool
+	// Err is why the entry was refused (wrapping ErrInvalid or
+	// ErrTooLarge), or nil.
+	Err error
+}
+
 // Broker is an optional capability that carries session events between
 // app instances (cross-tab and cross-instance sync).
 type Broker interface {

@@ -94,6 +94,78 @@ type loadConfig struct {
 	mix       mix
 	progress  bool
 	onWindow  func(start bool) // called at the start and the end of the measured window
+
+	// shared: every virtual user sends the same session (the busy-session
+	// scenario: concurrent writers of one session). cookies > 0: that many
+	// sessions, logged in up front, and each request sends the next one in
+	// rotation (many sessions through few connections). Either way the
+	// cookies are sent as they were at login, and a read checks only the
+	// session's user (a switch would race the other senders).
+	shared  bool
+	cookies int
+}
+
+// pooled is a session of the shared or rotated scenarios.
+type pooled struct {
+	cookie string // the Cookie header
+	user   int
+}
+
+// sessionPool is the shared or rotated sessions.
+type sessionPool struct {
+	s    []pooled
+	next atomic.Uint64
+}
+
+func (p *sessionPool) pick() *pooled {
+	return &p.s[(p.next.Add(1)-1)%uint64(len(p.s))]
+}
+
+// loginPool logs n sessions in (users first, first+1, ...) and keeps the
+// cookies their logins set.
+func loginPool(cfg *loadConfig, n int) (*sessionPool, error) {
+	p := &sessionPool{s: make([]pooled, n)}
+	hc := &http.Client{Timeout: 30 * time.Second}
+	defer hc.CloseIdleConnections()
+	var firstErr atomic.Pointer[error]
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for i := range p.s {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			user := cfg.firstUser + i
+			resp, err := hc.Post(cfg.base+bench.PathLogin+"?u="+strconv.Itoa(user), "", nil)
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					err = fmt.Errorf("login: %d", resp.StatusCode)
+				}
+			}
+			if err != nil {
+				firstErr.CompareAndSwap(nil, &err)
+				return
+			}
+			var parts []string
+			for _, ck := range resp.Cookies() {
+				if ck.MaxAge >= 0 {
+					parts = append(parts, ck.Name+"="+ck.Value)
+				}
+			}
+			p.s[i] = pooled{cookie: strings.Join(parts, "; "), user: user}
+		}()
+	}
+	wg.Wait()
+	if e := firstErr.Load(); e != nil {
+		return nil, *e
+	}
+	if bench.HasSession(cfg.impl) && p.s[0].cookie == "" {
+		return nil, errors.New("the login set no cookie")
+	}
+	return p, nil
 }
 
 // result is what one run measured.
@@ -160,6 +232,9 @@ type vu struct {
 	sched    []time.Duration // from the scheduled time (open loop) to the end of the answer
 	errs     int64
 	firstErr string
+
+	pool *sessionPool // shared or rotated sessions; nil: the user's own
+	sess *pooled      // the pool's session of the request being sent
 }
 
 func newVU(i, user int) *vu {
@@ -188,6 +263,9 @@ func (v *vu) do(method, target, want string) error {
 	if err != nil {
 		return err
 	}
+	if v.sess != nil {
+		req.Header.Set("Cookie", v.sess.cookie)
+	}
 	resp, err := v.client.Do(req)
 	if err != nil {
 		return err
@@ -207,6 +285,22 @@ func (v *vu) do(method, target, want string) error {
 // what this user last wrote.
 func (v *vu) step(cfg *loadConfig, o op) error {
 	b := cfg.base
+	if v.pool != nil {
+		v.sess = v.pool.pick()
+		switch o {
+		case opWrite:
+			return v.do(http.MethodPost, b+bench.PathWrite+"?v="+strconv.Itoa(v.rng.IntN(1<<30)), "ok")
+		case opUntouched:
+			return v.do(http.MethodGet, b+bench.PathUntouched, "ok")
+		case opSwitch:
+			return errors.New("no switch with shared or rotated sessions")
+		}
+		want := bench.ReadBody(bench.SeedUsername, 1)
+		if bench.HasSession(cfg.impl) {
+			want = bench.ReadBody(bench.Username(v.sess.user), 1)
+		}
+		return v.do(http.MethodGet, b+bench.PathRead, want)
+	}
 	switch o {
 	case opWrite:
 		return v.do(http.MethodPost, b+bench.PathWrite+"?v="+strconv.Itoa(v.rng.IntN(1<<30)), "ok")
@@ -249,11 +343,24 @@ func runLoad(cfg loadConfig) (*result, error) {
 			v.close()
 		}
 	}()
+	var wg sync.WaitGroup
+	if cfg.shared || cfg.cookies > 0 {
+		pool, err := loginPool(&cfg, max(cfg.cookies, 1))
+		if err != nil {
+			return nil, fmt.Errorf("login of the sessions: %w", err)
+		}
+		for _, v := range vus {
+			v.pool = pool
+			v.client.Jar = nil
+		}
+	}
 	// Log in, 64 at a time.
 	var loginErr atomic.Pointer[error]
-	var wg sync.WaitGroup
 	sem := make(chan struct{}, 64)
 	for _, v := range vus {
+		if v.pool != nil {
+			break
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -268,7 +375,7 @@ func runLoad(cfg loadConfig) (*result, error) {
 	if p := loginErr.Load(); p != nil {
 		return nil, fmt.Errorf("login of the virtual users: %w", *p)
 	}
-	if bench.HasSession(cfg.impl) {
+	if bench.HasSession(cfg.impl) && vus[0].pool == nil {
 		u, _ := url.Parse(cfg.base)
 		if len(vus[0].client.Jar.Cookies(u)) == 0 {
 			return nil, errors.New("the login set no cookie the client keeps")

@@ -72,3 +72,32 @@ func TestParseMix(t *testing.T) {
 		}
 	}
 }
+
+// The busy-session and rotated-cookies scenarios, briefly, on ours in
+// hybrid mode: every request answers, reads check the session's user.
+func TestLoadScenariosSmoke(t *testing.T) {
+	addr := testserver.Redis(t)
+	mx, err := parseMix("read=50,write=50")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range []struct {
+		name    string
+		shared  bool
+		cookies int
+	}{{"busy session", true, 0}, {"rotated cookies", false, 50}} {
+		t.Run(sc.name, func(t *testing.T) {
+			o := options{
+				impls: []string{bench.OursHybrid}, users: 8, duration: 300 * time.Millisecond, warmup: 50 * time.Millisecond,
+				mix: mx, redis: addr, out: "", procs: 1, rounds: 1, args: []string{"-test"}, shared: sc.shared, cookies: sc.cookies,
+			}
+			r := runImpl(o, bench.OursHybrid, make([]byte, 32))
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			if r.res.requests == 0 || r.res.errors != 0 {
+				t.Fatalf("%d requests, %d errors: %v", r.res.requests, r.res.errors, r.res.firstErrs)
+			}
+		})
+	}
+}

@@ -54,6 +54,8 @@ type options struct {
 	rounds   int
 	progress bool
 	profile  string
+	shared   bool
+	cookies  int
 	args     []string
 }
 
@@ -75,6 +77,8 @@ func main() {
 		procs     = flag.Int("procs", 1, "GOMAXPROCS of the server processes")
 		rounds    = flag.Int("rounds", 1, "split -duration into this many turns per implementation, taken in rotation, so that bursts of other work on the machine fall on all implementations alike")
 		quiet     = flag.Bool("quiet", false, "no progress line")
+		shared    = flag.Bool("shared", false, "every user sends the same session (one busy session, concurrent writers); no switch in the mix")
+		cookies   = flag.Int("cookies", 0, "log this many sessions in and send the next one in rotation on each request (many sessions through -users connections); no switch in the mix")
 		profile   = flag.String("profile", "", "write each server's CPU profile (<impl>.cpu.pprof) and allocation profile (<impl>.mem.pprof) to this directory")
 	)
 	flag.Parse()
@@ -89,6 +93,7 @@ func main() {
 	o := options{
 		users: *users, sessions: *sessions, duration: *duration, warmup: *warmup, rate: *rate,
 		redis: *redisAddr, out: *out, procs: *procs, rounds: *rounds, progress: !*quiet, profile: *profile, args: os.Args[1:],
+		shared: *shared, cookies: *cookies,
 	}
 	var err error
 	if o.mix, err = parseMix(*mixFlag); err != nil {
@@ -114,6 +119,12 @@ func main() {
 		err = errors.New("-procs must be at least 1")
 	case o.rounds < 1 || o.rounds > 100:
 		err = errors.New("-rounds must be 1 to 100")
+	case o.cookies < 0 || o.cookies > 1_000_000:
+		err = errors.New("-cookies must be 0 to 1000000")
+	case (o.shared || o.cookies > 0) && o.mix.cum[opSwitch] != o.mix.cum[opWrite]:
+		err = errors.New("-shared and -cookies: the mix cannot have switches")
+	case o.shared && o.cookies > 0:
+		err = errors.New("-shared and -cookies exclude each other")
 	case o.redis != "" && !loopback(o.redis):
 		err = errors.New("-redis: loopback addresses only")
 	}
@@ -367,7 +378,7 @@ func (in *instance) measure(o options) error {
 	var statsErr error
 	var cpu0, rcpu0 time.Duration
 	cfg := loadConfig{
-		impl: r.name, base: srv.Base, users: o.users, firstUser: 1,
+		impl: r.name, base: srv.Base, users: o.users, firstUser: 1, shared: o.shared, cookies: o.cookies,
 		duration: o.duration / time.Duration(max(o.rounds, 1)), warmup: o.warmup, rate: o.rate, mix: o.mix, progress: o.progress,
 		onWindow: func(start bool) {
 			cpu, err := processCPU(srv.cmd.Process.Pid)

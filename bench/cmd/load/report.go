@@ -127,8 +127,15 @@ func report(o options, results []*implResult) string {
 	ours := find(results, bench.Ours)
 	fmt.Fprintf(&b, "# Load run %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "```\n%s\n```\n\n", command(o))
-	fmt.Fprintf(&b, "%d virtual users (each its own connection, cookie jar and session), %s, mix %s, %s measured per implementation in %d turn(s) taken in rotation, each after %s of warm-up; %d live sessions of other users pre-created. Each server is a separate process with GOMAXPROCS=%d on loopback; each implementation gets a fresh redis-server (%s). Machine: %d cores (%s, %s), shared with other work: compare ratios within this run, not absolute figures across runs.\n\n",
-		o.users, loopText(o.rate), o.mix.text, o.duration, max(o.rounds, 1), o.warmup, o.sessions, o.procs, redisVersion(), runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH, runtime.Version())
+	who := "each its own connection, cookie jar and session"
+	switch {
+	case o.shared:
+		who = "each its own connection, all sending one session: concurrent writers of one busy session"
+	case o.cookies > 0:
+		who = fmt.Sprintf("each its own connection; %d sessions, the next one in rotation on every request", o.cookies)
+	}
+	fmt.Fprintf(&b, "%d virtual users (%s), %s, mix %s, %s measured per implementation in %d turn(s) taken in rotation, each after %s of warm-up; %d live sessions of other users pre-created. Each server is a separate process with GOMAXPROCS=%d on loopback; each implementation gets a fresh redis-server (%s). Machine: %d cores (%s, %s), shared with other work: compare ratios within this run, not absolute figures across runs.\n\n",
+		o.users, who, loopText(o.rate), o.mix.text, o.duration, max(o.rounds, 1), o.warmup, o.sessions, o.procs, redisVersion(), runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH, runtime.Version())
 	b.WriteString("| " + strings.Join(header, " | ") + " |\n")
 	b.WriteString("|" + strings.Repeat("---|", len(header)) + "\n")
 	for _, r := range results {
