@@ -41,18 +41,7 @@
 // An outage error from the primary (one wrapping [store.ErrUnavailable],
 // or a context deadline: never store.ErrNotFound, store.ErrConflict,
 // store.ErrTooLarge, ...) makes the same call run on the secondary at once,
-// so the caller sees no error. With [Options.JudgeTimeouts] a timeout
-// counts only if the primary also
-// fails a ping (one shared by concurrent callers, bounded by PrimaryTimeout
-// or ProbeInterval, whichever is longer; its result stands for
-// ProbeInterval): on a saturated server calls time out while their
-// goroutines wait to be scheduled, and engaging then would move every
-// session to the secondary, and refill it afterwards, when the server has
-// no capacity to spare. A timed-out call is retried on the primary within
-// the caller's deadline when the ping answered; a read whose ping is still
-// in flight is served from the secondary without counting, and a write
-// waits for it briefly
-// ([Status.SaturatedTimeouts]). A circuit breaker (sony/gobreaker) opens
+// so the caller sees no error. A circuit breaker (sony/gobreaker) opens
 // after [Options.FailureThreshold] consecutive failed reads, or at the
 // first failed write (a write that went to the secondary alone leaves the
 // primary stale for that key). While it is open, the store is engaged:

@@ -52,8 +52,6 @@ type Store struct {
 	fl fleet
 	mb copyBatcher // group commit of write-through mirror writes
 
-	pong pingState // judges primary timeouts: saturation or outage
-
 	wake      chan struct{}
 	stop      context.CancelFunc
 	bg        sync.WaitGroup // supervisor and workers
@@ -227,7 +225,6 @@ type counters struct {
 	failovers, engagements, recoveries, refills, divergences atomic.Uint64
 	bumps, switches, mirrorErrors                            atomic.Uint64
 	mirrorBatches, mirrorBatched                             atomic.Uint64
-	saturated                                                atomic.Uint64
 }
 
 // Engaged reports whether calls currently go to the secondary.

@@ -49,18 +49,6 @@ type Options struct {
 	// better place to go). Default 500ms.
 	PrimaryTimeout time.Duration
 
-	// JudgeTimeouts holds a primary timeout against the primary only when
-	// the primary also fails a ping, so that a saturated server (calls
-	// timing out while their goroutines wait to be scheduled) does not
-	// engage the fallback and later refill every session from the
-	// secondary. A timed-out call is then retried on the primary (the
-	// ping answered), served from the secondary without counting (a read,
-	// ping still in flight), or counted (the ping failed).
-	// [Status.SaturatedTimeouts] counts the timeouts so judged. Default
-	// false: every timeout counts, and the first requests of a real outage
-	// pay no ping.
-	JudgeTimeouts bool
-
 	// Namespace, when set, returns the primary store for a generation (for
 	// Redis: a redisstore on the same client with the generation in its key
 	// prefix). The primary passed to [New] must be the store of

@@ -56,10 +56,6 @@ type Status struct {
 	// carried.
 	MirrorBatches uint64 `json:"mirror_batches"`
 	MirrorBatched uint64 `json:"mirror_batched"`
-	// SaturatedTimeouts counts primary timeouts not held against the
-	// primary because this process, not the primary, was slow (the
-	// primary answered a ping at once).
-	SaturatedTimeouts uint64 `json:"saturated_timeouts"`
 }
 
 // Status returns a snapshot of the store's state and counters.
@@ -79,7 +75,6 @@ func (h *Store) Status() Status {
 		MirrorErrors:       h.n.mirrorErrors.Load(),
 		MirrorBatches:      h.n.mirrorBatches.Load(),
 		MirrorBatched:      h.n.mirrorBatched.Load(),
-		SaturatedTimeouts:  h.n.saturated.Load(),
 	}
 	h.omu.Lock()
 	if st.Engaged {
