@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +56,37 @@ func startFleetOn(t *testing.T, n int, redisURL string) *fleet {
 		f.apps = append(f.apps, startApp(t, bin, vars))
 	}
 	return f
+}
+
+// The fleet tests' size: short in CI (3 instances, 12 clients, 12-16 s);
+// FLEET_INSTANCES, FLEET_CLIENTS and FLEET_DURATION (a Go duration) make
+// the longer runs on demand, e.g.
+//
+//	FLEET_INSTANCES=5 FLEET_CLIENTS=100 FLEET_DURATION=60s go test -run Fleet -v ./...
+func fleetInstances(t *testing.T) int { return envInt(t, "FLEET_INSTANCES", 3) }
+func fleetClients(t *testing.T) int   { return envInt(t, "FLEET_CLIENTS", 12) }
+func fleetDuration(t *testing.T, def time.Duration) time.Duration {
+	v := os.Getenv("FLEET_DURATION")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 4*time.Second {
+		t.Fatalf("FLEET_DURATION=%q: want a duration of 4s or more", v)
+	}
+	return d
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive integer", name, v)
+	}
+	return n
 }
 
 // fleetClient is one browser: a cookie jar shared by every instance
@@ -251,9 +283,9 @@ func TestFleetRedisOutage(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fl := startFleet(t, 3)
+			fl := startFleet(t, fleetInstances(t))
 			var recovered time.Duration
-			fig := fl.run(t, 12, 12*time.Second, func() {
+			fig := fl.run(t, fleetClients(t), fleetDuration(t, 12*time.Second), func() {
 				tc.fault(fl.redis)
 				recovered = fl.waitHealthy(t, 10*time.Second)
 			})
@@ -293,9 +325,9 @@ func TestFleetClusterFailover(t *testing.T) {
 			u += "&addr=" + a
 		}
 	}
-	fl := startFleetOn(t, 3, u)
+	fl := startFleetOn(t, fleetInstances(t), u)
 	var recovered time.Duration
-	fig := fl.run(t, 12, 16*time.Second, func() {
+	fig := fl.run(t, fleetClients(t), fleetDuration(t, 16*time.Second), func() {
 		t0 := time.Now()
 		cs.Failover(cs.Replicas[0])
 		t.Logf("coordinated failover of %s to %s took %v", cs.Masters[0], cs.Replicas[0], time.Since(t0).Round(time.Millisecond))
@@ -328,14 +360,14 @@ func TestFleetClusterFailover(t *testing.T) {
 // The same outage with nginx round-robin in front of the three instances:
 // clients know only the balancer.
 func TestFleetBehindNginx(t *testing.T) {
-	fl := startFleet(t, 3)
+	fl := startFleet(t, fleetInstances(t))
 	var ups []string
 	for _, a := range fl.apps {
 		ups = append(ups, strings.TrimPrefix(a.base, "http://"))
 	}
 	fl.front = "http://" + testserver.StartNginx(t, ups...)
 	var recovered time.Duration
-	fig := fl.run(t, 12, 12*time.Second, func() {
+	fig := fl.run(t, fleetClients(t), fleetDuration(t, 12*time.Second), func() {
 		fl.redis.Kill(syscall.SIGKILL)
 		time.Sleep(3 * time.Second)
 		fl.redis.Restart()
