@@ -172,7 +172,8 @@ func parseURL(raw string) (driverName, dsn string, err error) {
 		rest = strings.TrimPrefix(rest, "//")
 		path, query, _ := strings.Cut(rest, "?")
 		if path == "" {
-			return "", "", fmt.Errorf("%w: database URL (DATABASE_URL) %q names no SQLite file: use sqlite:///path/to/file.db", store.ErrInvalid, "sqlite:"+rest)
+			// Not quoted: the query may hold anything, a password included.
+			return "", "", fmt.Errorf("%w: database URL (DATABASE_URL) names no SQLite file: use sqlite:///path/to/file.db", store.ErrInvalid)
 		}
 		dsn, err := sqliteDSN("file:"+escapePath(path), query)
 		return "sqlite", dsn, err

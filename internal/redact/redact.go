@@ -15,6 +15,10 @@ const Mask = "xxxxx"
 // sentinel_password, sslpassword, pwd, secret, token, auth, api_key ...
 var secretKey = regexp.MustCompile(`(?i)(pass|pwd|secret|token|auth|credential|api_?key|private)`)
 
+// atCred finds what looks like user:password@ after the authority (in a
+// path, say), where url.Parse sees no user info.
+var atCred = regexp.MustCompile(`:[^/:@?#&;]*@`)
+
 // rawPair finds key=value pairs, wherever they are.
 var rawPair = regexp.MustCompile(`([?&;/]|^)([^=&;?#/]*)=([^&;?#]*)`)
 
@@ -43,7 +47,17 @@ func URL(raw string) string {
 	}
 	// Pairs are masked in the whole rest, not only in a parsed query: a
 	// value may hide another "?password=" and a path may hold "&key=".
-	return maskPairs(u.String())
+	out := u.String()
+	if i := strings.Index(out, "://"); i >= 0 {
+		head, rest := out[:i+3], out[i+3:]
+		// Past the user info url.String kept (already masked), mask
+		// anything credential-shaped.
+		if at := strings.LastIndex(rest, Mask+"@"); at >= 0 {
+			head, rest = head+rest[:at+len(Mask)+1], rest[at+len(Mask)+1:]
+		}
+		out = head + atCred.ReplaceAllString(rest, ":"+Mask+"@")
+	}
+	return maskPairs(out)
 }
 
 // fallback masks everything after the scheme of a URL that does not parse.
