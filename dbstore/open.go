@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vedfolnir/sessions/internal/redact"
 	"github.com/vedfolnir/sessions/store"
 )
 
@@ -183,7 +184,7 @@ func parseURL(raw string) (driverName, dsn string, err error) {
 		return "sqlite", dsn, err
 	case strings.Contains(s, "://"):
 		scheme, _, _ := strings.Cut(s, "://")
-		if !validScheme(scheme) {
+		if !redact.ValidScheme(scheme) {
 			// Not a scheme at all: it may hold anything, a password included.
 			return "", "", fmt.Errorf("%w: database URL (DATABASE_URL) has a malformed scheme: %s", store.ErrInvalid, urlForms)
 		}
@@ -192,23 +193,6 @@ func parseURL(raw string) (driverName, dsn string, err error) {
 	// A plain path (or ":memory:").
 	dsn, err = sqliteDSN("file:"+escapePath(s), "")
 	return "sqlite", dsn, err
-}
-
-// validScheme reports whether s is a URL scheme (RFC 3986: a letter, then
-// letters, digits, "+", "-" or "."), short enough to quote in an error.
-func validScheme(s string) bool {
-	if s == "" || len(s) > 32 {
-		return false
-	}
-	for i, c := range s {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
-		case i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'):
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // escapePath makes a file path safe inside a SQLite "file:" URI.

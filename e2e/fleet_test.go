@@ -149,6 +149,24 @@ type fleetFigures struct {
 	examples                                                         []string
 }
 
+// require fails t unless writes were acknowledged and every figure that
+// must be 0 is.
+func (f *fleetFigures) require(t *testing.T) {
+	t.Helper()
+	for _, e := range f.examples {
+		t.Log("  " + e)
+	}
+	if f.acked.Load() == 0 {
+		t.Fatal("no write was acknowledged")
+	}
+	for name, v := range map[string]int64{"5xx": f.fivexx.Load(), "lost sessions": f.lostSessions.Load(),
+		"stale reads": f.staleReads.Load(), "lost acked writes": f.lostAcked.Load(), "failed writes": f.failedWrites.Load()} {
+		if v != 0 {
+			t.Errorf("%s: %d, want 0", name, v)
+		}
+	}
+}
+
 func (f *fleetFigures) note(format string, args ...any) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -291,18 +309,7 @@ func TestFleetRedisOutage(t *testing.T) {
 			})
 			t.Logf("acked writes %d, failed writes %d, 5xx %d, lost sessions %d, stale cross-instance reads %d, lost acked writes %d, recovered %v after the fault ended",
 				fig.acked.Load(), fig.failedWrites.Load(), fig.fivexx.Load(), fig.lostSessions.Load(), fig.staleReads.Load(), fig.lostAcked.Load(), recovered.Round(time.Millisecond))
-			for _, e := range fig.examples {
-				t.Log("  " + e)
-			}
-			if fig.acked.Load() == 0 {
-				t.Fatal("no write was acknowledged")
-			}
-			for name, v := range map[string]int64{"5xx": fig.fivexx.Load(), "lost sessions": fig.lostSessions.Load(),
-				"stale reads": fig.staleReads.Load(), "lost acked writes": fig.lostAcked.Load(), "failed writes": fig.failedWrites.Load()} {
-				if v != 0 {
-					t.Errorf("%s: %d, want 0", name, v)
-				}
-			}
+			fig.require(t)
 			if recovered > 3*time.Second {
 				t.Errorf("recovered %v after the fault ended, want < 3 s", recovered)
 			}
@@ -340,18 +347,7 @@ func TestFleetClusterFailover(t *testing.T) {
 	})
 	t.Logf("acked writes %d, failed writes %d, 5xx %d, lost sessions %d, stale cross-instance reads %d, lost acked writes %d, healthy %v after the promotion",
 		fig.acked.Load(), fig.failedWrites.Load(), fig.fivexx.Load(), fig.lostSessions.Load(), fig.staleReads.Load(), fig.lostAcked.Load(), recovered.Round(time.Millisecond))
-	for _, e := range fig.examples {
-		t.Log("  " + e)
-	}
-	if fig.acked.Load() == 0 {
-		t.Fatal("no write was acknowledged")
-	}
-	for name, v := range map[string]int64{"5xx": fig.fivexx.Load(), "lost sessions": fig.lostSessions.Load(),
-		"stale reads": fig.staleReads.Load(), "lost acked writes": fig.lostAcked.Load(), "failed writes": fig.failedWrites.Load()} {
-		if v != 0 {
-			t.Errorf("%s: %d, want 0", name, v)
-		}
-	}
+	fig.require(t)
 	if recovered > 3*time.Second {
 		t.Errorf("healthy %v after the promotion, want < 3 s", recovered)
 	}
@@ -375,16 +371,5 @@ func TestFleetBehindNginx(t *testing.T) {
 	})
 	t.Logf("through nginx: acked writes %d, failed writes %d, 5xx %d, lost sessions %d, stale reads %d, lost acked writes %d, recovered %v after the restart",
 		fig.acked.Load(), fig.failedWrites.Load(), fig.fivexx.Load(), fig.lostSessions.Load(), fig.staleReads.Load(), fig.lostAcked.Load(), recovered.Round(time.Millisecond))
-	for _, e := range fig.examples {
-		t.Log("  " + e)
-	}
-	if fig.acked.Load() == 0 {
-		t.Fatal("no write was acknowledged")
-	}
-	for name, v := range map[string]int64{"5xx": fig.fivexx.Load(), "lost sessions": fig.lostSessions.Load(),
-		"stale reads": fig.staleReads.Load(), "lost acked writes": fig.lostAcked.Load(), "failed writes": fig.failedWrites.Load()} {
-		if v != 0 {
-			t.Errorf("%s: %d, want 0", name, v)
-		}
-	}
+	fig.require(t)
 }

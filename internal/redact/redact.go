@@ -62,7 +62,7 @@ func URL(raw string) string {
 
 // fallback masks everything after the scheme of a URL that does not parse.
 func fallback(raw string) string {
-	if scheme, _, ok := strings.Cut(raw, "://"); ok && validScheme(scheme) {
+	if scheme, _, ok := strings.Cut(raw, "://"); ok && ValidScheme(scheme) {
 		return scheme + "://" + Mask
 	}
 	return Mask
@@ -78,7 +78,9 @@ func maskPairs(q string) string {
 	})
 }
 
-func validScheme(s string) bool {
+// ValidScheme reports whether s is a URL scheme (RFC 3986: a letter, then
+// letters, digits, "+", "-" or "."), short enough to quote in an error.
+func ValidScheme(s string) bool {
 	if s == "" || len(s) > 32 {
 		return false
 	}

@@ -68,5 +68,5 @@ func FuzzURL(f *testing.F) {
 // looksLikeURL: the inputs the contract covers, those with a scheme.
 func looksLikeURL(s string) bool {
 	scheme, _, ok := strings.Cut(s, "://")
-	return ok && validScheme(scheme)
+	return ok && ValidScheme(scheme)
 }
