@@ -48,16 +48,21 @@ func URL(raw string) string {
 	// Pairs are masked in the whole rest, not only in a parsed query: a
 	// value may hide another "?password=" and a path may hold "&key=".
 	out := u.String()
-	if i := strings.Index(out, "://"); i >= 0 {
-		head, rest := out[:i+3], out[i+3:]
-		// Past the user info url.String kept (already masked), mask
-		// anything credential-shaped.
-		if at := strings.LastIndex(rest, Mask+"@"); at >= 0 {
-			head, rest = head+rest[:at+len(Mask)+1], rest[at+len(Mask)+1:]
-		}
-		out = head + atCred.ReplaceAllString(rest, ":"+Mask+"@")
+	// After the scheme ("a://", or "a:" when url.String dropped an empty
+	// authority) and past the user info it kept (already masked), mask
+	// anything credential-shaped.
+	i, skip := strings.Index(out, "://"), 3
+	if i < 0 {
+		i, skip = strings.IndexByte(out, ':'), 1
 	}
-	return maskPairs(out)
+	head, rest := "", out
+	if i >= 0 {
+		head, rest = out[:i+skip], out[i+skip:]
+	}
+	if at := strings.LastIndex(rest, Mask+"@"); at >= 0 {
+		head, rest = head+rest[:at+len(Mask)+1], rest[at+len(Mask)+1:]
+	}
+	return maskPairs(head + atCred.ReplaceAllString(rest, ":"+Mask+"@"))
 }
 
 // fallback masks everything after the scheme of a URL that does not parse.
