@@ -256,7 +256,8 @@ func TestSecretsNotShown(t *testing.T) {
 					if strings.Contains(err.Error(), secret) {
 						t.Fatalf("start error shows the secret: %v", err)
 					}
-					t.Skipf("did not start (%v): the error hides the secret", err)
+					t.Logf("did not start (%v): the error hides the secret", err)
+					return
 				default:
 				}
 				if time.Now().After(deadline) {
