@@ -52,9 +52,9 @@ func (s *Store) CopyInBatch(ctx context.Context, es []*store.Entry) ([]store.Cop
 func (s *Store) copyBatchTx(ctx context.Context, es []*store.Entry, res []store.CopyResult, now int64) (err error) {
 	// Prepared before the transaction takes the connection: SQLite's pool
 	// has only the one.
-	var shared *sql.Stmt
+	var shared, sharedKeep *sql.Stmt
 	if !s.isMySQL() {
-		if shared, err = s.preparedCopy(ctx); err != nil {
+		if shared, sharedKeep, err = s.preparedCopy(ctx); err != nil {
 			return err
 		}
 	}
@@ -71,10 +71,14 @@ func (s *Store) copyBatchTx(ctx context.Context, es []*store.Entry, res []store.
 			_ = tx.Rollback()
 		}
 	}()
-	var stmt *sql.Stmt
+	var stmt, keep *sql.Stmt
 	if shared != nil {
 		stmt = tx.StmtContext(ctx, shared)
 		defer stmt.Close()
+	}
+	if sharedKeep != nil {
+		keep = tx.StmtContext(ctx, sharedKeep)
+		defer keep.Close()
 	}
 	// Rows are written in key order (entries of one key in their given
 	// order): concurrent batches then take their row locks in the same
@@ -96,6 +100,19 @@ func (s *Store) copyBatchTx(ctx context.Context, es []*store.Entry, res []store.
 				return err
 			}
 			continue
+		}
+		if keep != nil {
+			r, err := keep.ExecContext(ctx, args[1], args[5], args[6], args[8], args[9], args[0], args[1], args[2], args[4], args[7])
+			if err != nil {
+				return err
+			}
+			if n, err := r.RowsAffected(); err != nil || n > 0 {
+				res[i].Wrote = err == nil
+				if err != nil {
+					return err
+				}
+				continue
+			}
 		}
 		r, err := stmt.ExecContext(ctx, append(args, now)...)
 		if err != nil {
@@ -136,16 +153,20 @@ func (s *Store) copyInMySQLTx(ctx context.Context, tx *sql.Tx, args []any, versi
 	return false, nil // a live row at this version or a newer one
 }
 
-// preparedCopy returns the CopyIn statement prepared on the pool, once.
-func (s *Store) preparedCopy(ctx context.Context) (*sql.Stmt, error) {
+// preparedCopy returns the CopyIn statement and, on SQLite, its in-place
+// fast path, prepared on the pool once.
+func (s *Store) preparedCopy(ctx context.Context) (copyIn, keep *sql.Stmt, err error) {
 	s.copyMu.Lock()
 	defer s.copyMu.Unlock()
 	if s.copyStmt == nil {
-		st, err := s.db.PrepareContext(ctx, s.q.copyIn)
-		if err != nil {
-			return nil, err
+		if s.copyStmt, err = s.db.PrepareContext(ctx, s.q.copyIn); err != nil {
+			return nil, nil, err
 		}
-		s.copyStmt = st
 	}
-	return s.copyStmt, nil
+	if s.keepStmt == nil && s.d.Name == sqlmigrate.SQLite.Name {
+		if s.keepStmt, err = s.db.PrepareContext(ctx, s.q.copyKeep); err != nil {
+			return nil, nil, err
+		}
+	}
+	return s.copyStmt, s.keepStmt, nil
 }

@@ -69,6 +69,69 @@ func TestCopyInBatch(t *testing.T) {
 			t.Fatalf("free key not written: %v", err)
 		}
 
+		// A newer version of the same user's session is written in place
+		// (the fast path on SQLite); so is an anonymous one; a change of
+		// user or of creation takes the full copy, and the per-user index
+		// follows either way.
+		mine := storetest.NewEntry("u3")
+		anon := storetest.NewEntry("")
+		if _, err := s.CopyInBatch(ctx, []*store.Entry{mine, anon}); err != nil {
+			t.Fatal(err)
+		}
+		steps := []struct {
+			name string
+			edit func(e *store.Entry)
+			user string
+		}{
+			{"same user, newer", func(e *store.Entry) { e.Payload = []byte("p2") }, "u3"},
+			{"same user, older", func(e *store.Entry) { e.Version -= 2; e.Payload = []byte("old") }, "u3"},
+			{"user changed", func(e *store.Entry) { e.UserID = "u4"; e.Payload = []byte("p3") }, "u4"},
+			{"created changed", func(e *store.Entry) { e.Created = e.Created.Add(-time.Second); e.Payload = []byte("p4") }, "u4"},
+		}
+		for _, st := range steps {
+			prev, err := s.Get(ctx, mine.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := prev.Clone()
+			e.Version++
+			st.edit(e)
+			e.Normalize()
+			res, err := s.CopyInBatch(ctx, []*store.Entry{e})
+			if err != nil {
+				t.Fatal(err)
+			}
+			older := e.Version <= prev.Version
+			if res[0].Wrote == older {
+				t.Errorf("%s: wrote %v", st.name, res[0].Wrote)
+			}
+			got, err := s.Get(ctx, mine.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := e
+			if older {
+				want = prev
+			}
+			if got.Version != want.Version || string(got.Payload) != string(want.Payload) || got.UserID != st.user ||
+				!got.Created.Equal(want.Created) || !got.IdleDeadline.Equal(want.IdleDeadline) {
+				t.Errorf("%s: stored %+v, want %+v", st.name, got, want)
+			}
+			list, err := s.ListUser(ctx, st.user)
+			if err != nil || len(list) != 1 || list[0].Key != mine.Key {
+				t.Errorf("%s: %s's index lists %d sessions (%v)", st.name, st.user, len(list), err)
+			}
+		}
+		a2 := anon.Clone()
+		a2.Version++
+		a2.Payload = []byte("anon2")
+		if res, err := s.CopyInBatch(ctx, []*store.Entry{a2}); err != nil || !res[0].Wrote {
+			t.Fatalf("anonymous update: %+v %v", res, err)
+		}
+		if got, err := s.Get(ctx, anon.Key); err != nil || string(got.Payload) != "anon2" {
+			t.Fatalf("anonymous update stored %+v %v", got, err)
+		}
+
 		// Concurrent batches over the same keys at rising versions: the
 		// highest version of each key is what stays.
 		keys := make([]*store.Entry, 8)

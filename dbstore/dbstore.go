@@ -34,6 +34,7 @@ type Store struct {
 	// parsing it cost SQLite more than a row).
 	copyMu   sync.Mutex
 	copyStmt *sql.Stmt
+	keepStmt *sql.Stmt // SQLite only: queries.copyKeep
 }
 
 var (
@@ -100,8 +101,10 @@ func (s *Store) DB() *sql.DB { return s.db }
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.copyMu.Lock()
-		if s.copyStmt != nil {
-			_ = s.copyStmt.Close()
+		for _, st := range []*sql.Stmt{s.copyStmt, s.keepStmt} {
+			if st != nil {
+				_ = st.Close()
+			}
 		}
 		s.copyMu.Unlock()
 		if s.stopSweeper != nil {

@@ -30,6 +30,14 @@ const (
 type queries struct {
 	get, create, update, live, del, touch, touchIf, list, deleteUser, sweep, copyIn string
 
+	// copyKeep is CopyIn's fast path on SQLite, tried first in a batch: an
+	// UPDATE of the columns a session write changes, when the row holds the
+	// same user and creation and a lower version. SQLite rewrites every index
+	// on a column an UPSERT's SET names, changed or not; this statement
+	// leaves the per-user index alone, and costs a third less per row (see
+	// BenchmarkCopyInBatch). It writes exactly the row copyIn would.
+	copyKeep string
+
 	// MySQL has neither ON CONFLICT nor DELETE ... RETURNING: a create or
 	// copy is an INSERT that, on a duplicate key, becomes an UPDATE
 	// guarded by the same condition (see mysql.go), and DeleteUser counts
@@ -60,6 +68,8 @@ func buildQueries(d dialect, table string) queries {
 		create: upsert + "WHERE " + t + ".deadline <= ?",
 		// A copy also replaces a live row of a lower version.
 		copyIn: upsert + "WHERE " + t + ".deadline <= ? OR " + t + ".version < excluded.version",
+		copyKeep: "UPDATE " + t + " SET version = ?, last_activity = ?, idle_deadline = ?, deadline = ?, payload = ? " +
+			`WHERE "key" = ? AND version < ? AND user_id IS ? AND created = ? AND absolute_deadline = ?`,
 		update: "UPDATE " + t + " SET version = ?, user_id = ?, user_hash = ?, created = ?, last_activity = ?, " +
 			"idle_deadline = ?, absolute_deadline = ?, deadline = ?, payload = ? " +
 			`WHERE "key" = ? AND version = ? AND deadline > ?`,
