@@ -77,8 +77,8 @@ func (s *Session) checkCSRF(presented string) (bool, error) {
 	if err := store.DecodeValue(raw, &want, s.m.cfg.Limits); err != nil || !validCSRF(want) {
 		return false, nil
 	}
-	got, err := base64.RawURLEncoding.Strict().DecodeString(presented)
-	if err != nil || len(got) != len(want) {
+	got, ok := decodeExact(presented, len(want))
+	if !ok {
 		return false, nil
 	}
 	return subtle.ConstantTimeCompare(got, want) == 1, nil

@@ -61,14 +61,29 @@ func (m *Manager) readCSRFCookie(r *http.Request) []byte {
 			}
 		}
 	}
-	if n != 1 || len(found) != base64.RawURLEncoding.EncodedLen(visitorNonceBytes) {
+	if n != 1 {
 		return nil
 	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(found)
-	if err != nil {
+	b, ok := decodeExact(found, visitorNonceBytes)
+	if !ok {
 		return nil
 	}
 	return b
+}
+
+// decodeExact decodes s, unpadded base64url, when it is the text of exactly
+// n bytes. The decoder skips '\r' and '\n' even in strict mode, so a text
+// of the right length may hold fewer bytes than it seems to: those are
+// refused here, not by each caller.
+func decodeExact(s string, n int) ([]byte, bool) {
+	if len(s) != base64.RawURLEncoding.EncodedLen(n) || strings.ContainsAny(s, "\r\n") {
+		return nil, false
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil || len(b) != n {
+		return nil, false
+	}
+	return b, true
 }
 
 // visitorToken returns a visitor CSRF token, bound to the request's CSRF
@@ -95,11 +110,8 @@ func (s *Session) visitorToken() string {
 // checkVisitorCSRF reports whether presented is a live visitor token for
 // the request's CSRF cookie, under any key of the ring.
 func (m *Manager) checkVisitorCSRF(r *http.Request, presented string) bool {
-	if len(presented) != base64.RawURLEncoding.EncodedLen(visitorTokenBytes) {
-		return false
-	}
-	tok, err := base64.RawURLEncoding.Strict().DecodeString(presented)
-	if err != nil {
+	tok, ok := decodeExact(presented, visitorTokenBytes)
+	if !ok {
 		return false
 	}
 	nonce := m.readCSRFCookie(r)
@@ -112,7 +124,7 @@ func (m *Manager) checkVisitorCSRF(r *http.Request, presented string) bool {
 	if now.Before(at.Add(-time.Minute)) || !now.Before(at.Add(m.cfg.VisitorCSRFLifetime)) {
 		return false
 	}
-	ok := false
+	ok = false
 	for _, k := range m.csrfKeys {
 		// Every key is tried, match or not: the time taken does not say which.
 		if hmac.Equal(tok[4:], visitorMAC(k, nonce, issued)) {

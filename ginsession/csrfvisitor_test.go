@@ -117,3 +117,46 @@ func TestVisitorCSRF(t *testing.T) {
 	assert.Len(t, own, 22, "the session's token")
 	assert.Equal(t, 204, post(v, "/change", own))
 }
+
+// The base64 decoder skips '\r' and '\n', so a token or cookie of the right
+// length can hold fewer bytes than its length says. A form field may carry
+// them (a header cannot), and a short token once reached a slice past its
+// end: every such text is a plain 403, for visitors and users alike.
+func TestCSRFTokenWithNewlines(t *testing.T) {
+	a := newApp(t, nil, nil)
+	r := csrfRouter(t, a)
+	r.POST("/change", func(c *gin.Context) { c.Status(204) })
+	r.POST("/login", func(c *gin.Context) {
+		require.NoError(t, ginsession.Current(c).Login(ginsession.User{ID: "u1"}))
+		c.Status(204)
+	})
+	srv := newServer(t, r)
+	postForm := func(c *client, path, tok string) int {
+		req, _ := http.NewRequest("POST", srv.srv.URL+path, strings.NewReader(url.Values{"csrf_token": {tok}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := c.hc.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	v := a.client()
+	resp, tok := srv.do(v, "GET", "/token")
+	require.Equal(t, 200, resp.StatusCode)
+	require.Equal(t, 204, postForm(v, "/change", tok), "the form field works")
+	for _, bad := range []string{
+		strings.Repeat("\n", len(tok)),
+		"AAAA" + strings.Repeat("\r", len(tok)-4),
+		tok[:len(tok)-1] + "\n",
+		tok[:4] + "\r\n" + tok[6:],
+	} {
+		assert.Equal(t, 403, postForm(v, "/change", bad), "visitor token %q", bad)
+	}
+
+	require.Equal(t, 204, postForm(v, "/login", tok))
+	resp, own := srv.do(v, "GET", "/token")
+	require.Equal(t, 200, resp.StatusCode)
+	require.Equal(t, 204, postForm(v, "/change", own))
+	for _, bad := range []string{strings.Repeat("\n", len(own)), own[:len(own)-1] + "\n", own[:2] + "\r" + own[3:]} {
+		assert.Equal(t, 403, postForm(v, "/change", bad), "session token %q", bad)
+	}
+}
