@@ -144,7 +144,7 @@ func TestFaultRedisFrozen(t *testing.T) {
 	// allow for a loaded CI machine running the race detector, where
 	// everything is slower, the fault or not.
 	// Under the race detector the breaker-open p99 is SQLite's throughput
-	// with 200 browsers on a 2-core machine (p50 ~150 ms), not the design.
+	// on a loaded 2-core machine (p50 ~150 ms at 200 browsers), not the design.
 	floor := time.Second
 	if raceEnabled {
 		floor = 2 * time.Second
