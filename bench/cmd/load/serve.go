@@ -71,6 +71,13 @@ func serve(name, listen, profileDir string, env bench.Env) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(ctx)
+	if app.Hybrid != nil {
+		// The saturation figures of a run: on a healthy Redis every
+		// engagement is spurious, and each one refills sessions from SQL.
+		st := app.Hybrid.Status()
+		fmt.Fprintf(os.Stderr, "load: %s: hybrid engagements %d, failovers %d, refills %d, generation %d, mirror batches %d\n",
+			name, st.Engagements, st.Failovers, st.Refills, st.Generation, st.MirrorBatches)
+	}
 	return nil
 }
 
