@@ -103,6 +103,11 @@ type loadConfig struct {
 	// session's user (a switch would race the other senders).
 	shared  bool
 	cookies int
+
+	// fleet: cfg.base is a balancer in front of several instances; reads
+	// check the whole session against the user's last acknowledged write
+	// (see fleetStep), and requests are counted per instance.
+	fleet bool
 }
 
 // pooled is a session of the shared or rotated scenarios.
@@ -177,6 +182,7 @@ type result struct {
 	lat       []time.Duration // from sending to the end of the answer, sorted
 	sched     []time.Duration // open loop: from the scheduled time, sorted
 	byOp      [nOps]int64
+	fleet     *fleetCounts // nil unless loadConfig.fleet
 }
 
 // merge adds another round's figures to r; lat stays sorted.
@@ -195,6 +201,12 @@ func (r *result) merge(o *result) {
 	slices.Sort(r.sched)
 	for i := range r.byOp {
 		r.byOp[i] += o.byOp[i]
+	}
+	if o.fleet != nil {
+		if r.fleet == nil {
+			r.fleet = &fleetCounts{}
+		}
+		r.fleet.merge(o.fleet)
 	}
 }
 
@@ -235,6 +247,11 @@ type vu struct {
 
 	pool *sessionPool // shared or rotated sessions; nil: the user's own
 	sess *pooled      // the pool's session of the request being sent
+
+	status   int    // of the last request; 0 when it got no answer
+	upstream string // the instance that answered the last request (fleet)
+	inWindow bool   // the request being sent is measured
+	fl       fleetUser
 }
 
 func newVU(i, user int) *vu {
@@ -259,31 +276,47 @@ func (v *vu) close() { v.client.CloseIdleConnections() }
 
 // do sends one request and checks its answer; want "" accepts any 200.
 func (v *vu) do(method, target, want string) error {
-	req, err := http.NewRequest(method, target, nil)
+	status, body, err := v.send(method, target)
 	if err != nil {
 		return err
+	}
+	if status != http.StatusOK || (want != "" && string(body) != want) {
+		return fmt.Errorf("%s %s: %d %q, want %q", method, strings.SplitN(target, "/", 4)[3], status, body, want)
+	}
+	return nil
+}
+
+// send sends one request and returns its status and body. It keeps the
+// status and the answering instance (behind a balancer) in v.status and
+// v.upstream, for the fleet's per-instance counts.
+func (v *vu) send(method, target string) (int, []byte, error) {
+	v.status, v.upstream = 0, ""
+	req, err := http.NewRequest(method, target, nil)
+	if err != nil {
+		return 0, nil, err
 	}
 	if v.sess != nil {
 		req.Header.Set("Cookie", v.sess.cookie)
 	}
 	resp, err := v.client.Do(req)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	_ = resp.Body.Close()
+	v.status, v.upstream = resp.StatusCode, resp.Header.Get(upstreamHeader)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
-	if resp.StatusCode != http.StatusOK || (want != "" && string(body) != want) {
-		return fmt.Errorf("%s %s: %d %q, want %q", method, strings.SplitN(target, "/", 4)[3], resp.StatusCode, body, want)
-	}
-	return nil
+	return resp.StatusCode, body, nil
 }
 
 // step sends one request of the mix and checks that the session answers
 // what this user last wrote.
 func (v *vu) step(cfg *loadConfig, o op) error {
+	if cfg.fleet {
+		return v.fleetStep(cfg, o)
+	}
 	b := cfg.base
 	if v.pool != nil {
 		v.sess = v.pool.pick()
@@ -458,6 +491,12 @@ func runLoad(cfg loadConfig) (*result, error) {
 	slices.Sort(res.lat)
 	slices.Sort(res.sched)
 	res.requests = int64(len(res.lat))
+	if cfg.fleet {
+		res.fleet = &fleetCounts{}
+		for _, v := range vus {
+			res.fleet.merge(&v.fl.counts)
+		}
+	}
 	for i := range byOp {
 		res.byOp[i] = byOp[i].Load()
 	}
@@ -486,9 +525,13 @@ func (v *vu) run(cfg *loadConfig, start, end time.Time, sent, failed, slowest *a
 			next = time.Now()
 		}
 		o := cfg.mix.pick(v.rng)
+		v.inWindow = !next.Before(start)
 		sentAt := time.Now()
 		err := v.step(cfg, o)
 		done := time.Now()
+		if cfg.fleet && v.inWindow {
+			v.fl.counts.served(v.upstream, v.status)
+		}
 		sent.Add(1)
 		for lat := int64(done.Sub(sentAt)); ; {
 			cur := slowest.Load()

@@ -56,6 +56,7 @@ type options struct {
 	profile  string
 	shared   bool
 	cookies  int
+	fleet    int // instances behind nginx; 0: one server, no balancer
 	args     []string
 }
 
@@ -80,8 +81,14 @@ func main() {
 		shared    = flag.Bool("shared", false, "every user sends the same session (one busy session, concurrent writers); no switch in the mix")
 		cookies   = flag.Int("cookies", 0, "log this many sessions in and send the next one in rotation on each request (many sessions through -users connections); no switch in the mix")
 		profile   = flag.String("profile", "", "write each server's CPU profile (<impl>.cpu.pprof) and allocation profile (<impl>.mem.pprof) to this directory")
+		fleet     = flag.Int("fleet", 0, "start this many server processes of one implementation (default "+bench.OursHybrid+") on one redis-server and one SQLite file, with nginx round-robin in front, and drive the load through nginx; reads then check the whole session against the user's last write, and requests are counted per instance")
 	)
 	flag.Parse()
+	implsSet := false
+	flag.Visit(func(f *flag.Flag) { implsSet = implsSet || f.Name == "impls" })
+	if *fleet > 0 && !implsSet {
+		*impls = bench.OursHybrid
+	}
 	if *serveImpl != "" {
 		env := bench.Env{RedisAddr: *redisAddr, Prefix: *prefix, Dir: *dir}
 		if err := serve(*serveImpl, *listen, *profile, env); err != nil {
@@ -93,7 +100,7 @@ func main() {
 	o := options{
 		users: *users, sessions: *sessions, duration: *duration, warmup: *warmup, rate: *rate,
 		redis: *redisAddr, out: *out, procs: *procs, rounds: *rounds, progress: !*quiet, profile: *profile, args: os.Args[1:],
-		shared: *shared, cookies: *cookies,
+		shared: *shared, cookies: *cookies, fleet: *fleet,
 	}
 	var err error
 	if o.mix, err = parseMix(*mixFlag); err != nil {
@@ -127,6 +134,15 @@ func main() {
 		err = errors.New("-shared and -cookies exclude each other")
 	case o.redis != "" && !loopback(o.redis):
 		err = errors.New("-redis: loopback addresses only")
+	case o.fleet < 0 || o.fleet == 1 || o.fleet > 16:
+		err = errors.New("-fleet must be 0 (off) or 2 to 16")
+	case o.fleet > 0 && (len(o.impls) != 1 || !bench.HasSession(o.impls[0])):
+		err = errors.New("-fleet drives one implementation that keeps sessions (-impls " + bench.OursHybrid + ", the default)")
+	case o.fleet > 0 && (o.shared || o.cookies > 0):
+		// The fleet's reads check each user's own last write.
+		err = errors.New("-fleet excludes -shared and -cookies")
+	case o.fleet > 0 && o.profile != "":
+		err = errors.New("-fleet excludes -profile (the instances would write the same files)")
 	}
 	if err != nil {
 		fatal(err)
@@ -155,6 +171,7 @@ type implResult struct {
 	precreate  time.Duration
 	serverCPU  time.Duration // server process CPU in the measured window
 	redisCPU   time.Duration // redis-server CPU in the measured window
+	instances  []string      // -fleet: the instances' addresses, as nginx names them
 }
 
 // perReq returns d per measured request in µs.
@@ -175,8 +192,8 @@ func (r *implResult) cmdsPerReq() float64 {
 func run(o options) error {
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	fmt.Fprintf(os.Stderr, "load: %d users, %s per implementation (+%s warm-up), mix %s, %s, %d pre-created sessions, server GOMAXPROCS=%d\n",
-		o.users, o.duration, o.warmup, o.mix.text, loopText(o.rate), o.sessions, o.procs)
+	fmt.Fprintf(os.Stderr, "load: %d users, %s per implementation (+%s warm-up), mix %s, %s, %d pre-created sessions, server GOMAXPROCS=%d%s\n",
+		o.users, o.duration, o.warmup, o.mix.text, loopText(o.rate), o.sessions, o.procs, fleetText(o))
 	// Set every implementation up first, then measure them in turns, round
 	// after round, so that a burst of other work on the machine falls on
 	// all of them rather than on one.
@@ -220,6 +237,9 @@ func run(o options) error {
 	}
 	fmt.Println()
 	fmt.Print(table(o, results))
+	for _, r := range results {
+		fmt.Print(fleetReport(r))
+	}
 	if o.out == "" {
 		return nil
 	}
@@ -237,6 +257,14 @@ func run(o options) error {
 	return nil
 }
 
+// fleetText describes -fleet for the header lines.
+func fleetText(o options) string {
+	if o.fleet == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d instances behind nginx round-robin", o.fleet)
+}
+
 func loopText(rate float64) string {
 	if rate > 0 {
 		return fmt.Sprintf("open loop at %.0f req/s", rate)
@@ -245,12 +273,14 @@ func loopText(rate float64) string {
 }
 
 // instance is one implementation set up for measuring: its redis-server,
-// its pre-created sessions and its server process.
+// its pre-created sessions and its server process (with -fleet, its server
+// processes and the nginx in front of them).
 type instance struct {
 	r       *implResult
 	app     *bench.App
 	rdb     *goredis.Client
-	srv     *server
+	srvs    []*server
+	base    string // where the virtual users send: the server, or nginx
 	cleanup []func()
 }
 
@@ -342,13 +372,29 @@ func setupImpl(o options, name string, secret []byte) (_ *instance, err error) {
 	}
 	_ = app.Close() // its clients; the app still names cookies and keys
 
-	srv, err := startServer(name, o.procs, env, secret, o.profile)
-	if err != nil {
-		return nil, err
+	// A fleet's instances share everything a fleet shares: the Redis, the
+	// key prefix, the SQLite file (env.Dir) and the secret.
+	for range max(o.fleet, 1) {
+		srv, err := startServer(name, o.procs, env, secret, o.profile)
+		if err != nil {
+			return nil, err
+		}
+		in.srvs = append(in.srvs, srv)
+		in.cleanup = append(in.cleanup, srv.stop)
 	}
-	in.srv = srv
-	in.cleanup = append(in.cleanup, srv.stop)
-	do := httpDoer(srv.Base, app.CookieName)
+	in.base = in.srvs[0].Base
+	if o.fleet > 0 {
+		for _, s := range in.srvs {
+			r.instances = append(r.instances, strings.TrimPrefix(s.Base, "http://"))
+		}
+		ng, err := startNginx(r.instances)
+		if err != nil {
+			return nil, err
+		}
+		in.cleanup = append(in.cleanup, ng.stop)
+		in.base = "http://" + ng.Addr
+	}
+	do := httpDoer(in.base, app.CookieName)
 	if err := bench.Verify(ctx, app, do, rdb); err != nil {
 		return nil, err
 	}
@@ -373,20 +419,25 @@ func setupImpl(o options, name string, secret []byte) (_ *instance, err error) {
 // measurement) and adds it to the instance's result.
 func (in *instance) measure(o options) error {
 	ctx := context.Background()
-	r, app, rdb, srv := in.r, in.app, in.rdb, in.srv
+	r, app, rdb := in.r, in.app, in.rdb
 	var before map[string]int64
 	var statsErr error
 	var cpu0, rcpu0 time.Duration
 	cfg := loadConfig{
-		impl: r.name, base: srv.Base, users: o.users, firstUser: 1, shared: o.shared, cookies: o.cookies,
+		impl: r.name, base: in.base, users: o.users, firstUser: 1, shared: o.shared, cookies: o.cookies, fleet: o.fleet > 0,
 		duration: o.duration / time.Duration(max(o.rounds, 1)), warmup: o.warmup, rate: o.rate, mix: o.mix, progress: o.progress,
 		onWindow: func(start bool) {
-			cpu, err := processCPU(srv.cmd.Process.Pid)
-			if err != nil {
-				statsErr = err
+			var cpu time.Duration
+			for _, srv := range in.srvs {
+				c, err := processCPU(srv.cmd.Process.Pid)
+				if err != nil {
+					statsErr = err
+				}
+				cpu += c
 			}
 			var rcpu time.Duration
 			if app.Redis {
+				var err error
 				if rcpu, err = redisCPU(ctx, rdb); err != nil {
 					statsErr = err
 				}
