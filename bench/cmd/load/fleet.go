@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vedfolnir/sessions/bench"
 )
@@ -160,7 +161,7 @@ func fleetReport(r *implResult) string {
 	c := r.res.fleet
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n## %s: %d instances behind nginx (round-robin)\n\n", r.name, len(r.instances))
-	b.WriteString("| instance | requests | share |\n|---|---:|---:|\n")
+	b.WriteString("| instance | requests | share | server CPU | CPU share |\n|---|---:|---:|---:|---:|\n")
 	var total int64
 	for _, n := range c.byInstance {
 		total += n
@@ -171,9 +172,18 @@ func fleetReport(r *implResult) string {
 		}
 		return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(total))
 	}
+	var cpuTotal time.Duration
+	for _, d := range r.instanceCPU {
+		cpuTotal += d
+	}
 	for i, addr := range r.instances {
 		n := c.byInstance[addr]
-		fmt.Fprintf(&b, "| %d (%s) | %d | %s |\n", i+1, addr, n, share(n))
+		cpu, cpuShare := "–", "–"
+		if i < len(r.instanceCPU) && cpuTotal > 0 {
+			cpu = r.instanceCPU[i].Round(time.Millisecond).String()
+			cpuShare = fmt.Sprintf("%.1f%%", 100*float64(r.instanceCPU[i])/float64(cpuTotal))
+		}
+		fmt.Fprintf(&b, "| %d (%s) | %d | %s | %s | %s |\n", i+1, addr, n, share(n), cpu, cpuShare)
 	}
 	known := map[string]bool{"": true}
 	for _, addr := range r.instances {
@@ -183,11 +193,11 @@ func fleetReport(r *implResult) string {
 		if !known[addr] {
 			// nginx names several addresses when it tried more than one;
 			// proxy_next_upstream off should make this impossible.
-			fmt.Fprintf(&b, "| other (%s) | %d | %s |\n", addr, n, share(n))
+			fmt.Fprintf(&b, "| other (%s) | %d | %s | | |\n", addr, n, share(n))
 		}
 	}
 	if n := c.byInstance[""]; n > 0 {
-		fmt.Fprintf(&b, "| no instance (nginx answered, or no answer) | %d | %s |\n", n, share(n))
+		fmt.Fprintf(&b, "| no instance (nginx answered, or no answer) | %d | %s | | |\n", n, share(n))
 	}
 	cross := "–"
 	if c.reads > 0 {

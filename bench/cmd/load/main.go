@@ -172,6 +172,9 @@ type implResult struct {
 	serverCPU  time.Duration // server process CPU in the measured window
 	redisCPU   time.Duration // redis-server CPU in the measured window
 	instances  []string      // -fleet: the instances' addresses, as nginx names them
+	// instanceCPU is each instance's share of serverCPU: a second witness
+	// of the balancing, taken from the processes rather than from nginx.
+	instanceCPU []time.Duration
 }
 
 // perReq returns d per measured request in µs.
@@ -423,17 +426,26 @@ func (in *instance) measure(o options) error {
 	var before map[string]int64
 	var statsErr error
 	var cpu0, rcpu0 time.Duration
+	each0 := make([]time.Duration, len(in.srvs))
+	if len(r.instanceCPU) < len(in.srvs) {
+		r.instanceCPU = make([]time.Duration, len(in.srvs))
+	}
 	cfg := loadConfig{
 		impl: r.name, base: in.base, users: o.users, firstUser: 1, shared: o.shared, cookies: o.cookies, fleet: o.fleet > 0,
 		duration: o.duration / time.Duration(max(o.rounds, 1)), warmup: o.warmup, rate: o.rate, mix: o.mix, progress: o.progress,
 		onWindow: func(start bool) {
 			var cpu time.Duration
-			for _, srv := range in.srvs {
+			for i, srv := range in.srvs {
 				c, err := processCPU(srv.cmd.Process.Pid)
 				if err != nil {
 					statsErr = err
 				}
 				cpu += c
+				if start {
+					each0[i] = c
+				} else {
+					r.instanceCPU[i] += c - each0[i]
+				}
 			}
 			var rcpu time.Duration
 			if app.Redis {
