@@ -1,8 +1,12 @@
 package main
 
 import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -145,5 +149,52 @@ func TestFleetSmoke(t *testing.T) {
 	}
 	if !strings.Contains(md, "3 instances behind nginx") {
 		t.Error("the report has no fleet section")
+	}
+}
+
+// The fleet checks are not vacuous: an instance that forgets writes makes
+// stale reads, one that forgets sessions makes lost ones, and a 503 counts
+// as a 5xx.
+func TestFleetChecksCatchFaults(t *testing.T) {
+	var forget atomic.Bool // the instance answers a session of nobody
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(upstreamHeader, "fake:1")
+		switch r.URL.Path {
+		case bench.PathLogin:
+			http.SetCookie(w, &http.Cookie{Name: "s", Value: "x", Path: "/"})
+			_, _ = w.Write([]byte("ok"))
+		case bench.PathWrite, bench.PathSwitch:
+			_, _ = w.Write([]byte("ok")) // and forgets it
+		case bench.PathDump:
+			d := bench.Seed{Username: bench.Username(1), PlatformConnectionID: 1}
+			if forget.Load() {
+				d.Username = ""
+			}
+			_ = json.NewEncoder(w).Encode(d)
+		default:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	mx, err := parseMix("read=50,write=40,untouched=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := loadConfig{impl: bench.OursHybrid, base: srv.URL, users: 1, firstUser: 1, duration: 200 * time.Millisecond, mix: mx, fleet: true}
+	res, err := runLoad(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := res.fleet; f.stale == 0 || f.lost != 0 || f.fivexx == 0 || f.byInstance["fake:1"] != res.requests {
+		t.Errorf("forgetting writes: %d stale, %d lost, %d 5xx, %v of %d requests; want stale and 5xx, no lost, all on fake:1",
+			f.stale, f.lost, f.fivexx, f.byInstance, res.requests)
+	}
+	forget.Store(true)
+	res, err = runLoad(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := res.fleet; f.lost == 0 || f.lost != f.reads {
+		t.Errorf("forgetting sessions: %d lost of %d reads, want all", f.lost, f.reads)
 	}
 }
