@@ -160,7 +160,7 @@ func fleetReport(r *implResult) string {
 	}
 	c := r.res.fleet
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n## %s: %d instances behind nginx (round-robin)\n\n", r.name, len(r.instances))
+	fmt.Fprintf(&b, "\n## %s: %s behind nginx (round-robin)\n\n", r.name, instances(len(r.instances)))
 	b.WriteString("| instance | requests | share | server CPU | CPU share |\n|---|---:|---:|---:|---:|\n")
 	var total int64
 	for _, n := range c.byInstance {
@@ -209,4 +209,12 @@ func fleetReport(r *implResult) string {
 		fmt.Fprintf(&b, "  - %s\n", e)
 	}
 	return b.String()
+}
+
+// instances is "1 instance", "3 instances".
+func instances(n int) string {
+	if n == 1 {
+		return "1 instance"
+	}
+	return strconv.Itoa(n) + " instances"
 }

@@ -16,6 +16,18 @@
 // the same user last wrote, so a lost session counts as an error.
 //
 // It prints a table, and writes load.md and load.svg to -out.
+//
+// With -fleet N it starts N server processes of one implementation
+// (ours-hybrid unless -impls names another) on one redis-server and one
+// SQLite file, with nginx round-robin in front, and sends every request
+// through nginx:
+//
+//	go run ./cmd/load -fleet 3 -users 50 -duration 20s
+//
+// Reads then fetch the whole session and check it against the user's last
+// acknowledged write, which another instance likely served, and the report
+// adds each instance's requests (from nginx's X-Upstream header) and CPU,
+// and the stale reads, lost sessions and 5xx.
 package main
 
 import (
@@ -134,8 +146,9 @@ func main() {
 		err = errors.New("-shared and -cookies exclude each other")
 	case o.redis != "" && !loopback(o.redis):
 		err = errors.New("-redis: loopback addresses only")
-	case o.fleet < 0 || o.fleet == 1 || o.fleet > 16:
-		err = errors.New("-fleet must be 0 (off) or 2 to 16")
+	case o.fleet < 0 || o.fleet > 16:
+		// -fleet 1 is the baseline: the same balancer and checks, one instance.
+		err = errors.New("-fleet must be 0 (off) to 16")
 	case o.fleet > 0 && (len(o.impls) != 1 || !bench.HasSession(o.impls[0])):
 		err = errors.New("-fleet drives one implementation that keeps sessions (-impls " + bench.OursHybrid + ", the default)")
 	case o.fleet > 0 && (o.shared || o.cookies > 0):
@@ -265,7 +278,7 @@ func fleetText(o options) string {
 	if o.fleet == 0 {
 		return ""
 	}
-	return fmt.Sprintf(", %d instances behind nginx round-robin", o.fleet)
+	return ", " + instances(o.fleet) + " behind nginx round-robin"
 }
 
 func loopText(rate float64) string {
