@@ -81,6 +81,12 @@ http {
 
 // startNginx starts nginx on a free loopback port in front of upstreams
 // (host:port each) and waits until it accepts connections.
+//
+// internal/testserver has StartNginx too, and bench may import it (the
+// tests here do), but it is bound to a testing.TB: it skips or fails the
+// test and stops nginx at the test's cleanup. The command runs outside any
+// test, so it starts its own, with the same configuration plus the
+// X-Upstream header.
 func startNginx(upstreams []string) (*nginxProc, error) {
 	bin, err := nginxBinary()
 	if err != nil {
