@@ -36,7 +36,8 @@ import (
 	"github.com/vedfolnir/sessions/redisstore"
 	"github.com/vedfolnir/sessions/store"
 
-	_ "modernc.org/sqlite" // ours-sqlite and ours-hybrid's mirror
+	_ "github.com/jackc/pgx/v5/stdlib" // ours-hybrid's mirror on PostgreSQL (Env.DatabaseURL)
+	_ "modernc.org/sqlite"             // ours-sqlite and ours-hybrid's mirror
 )
 
 // Routes every implementation serves, with the same meaning everywhere.
@@ -168,6 +169,11 @@ type Env struct {
 	Prefix string
 	// Dir holds the SQLite file of ours-sqlite.
 	Dir string
+	// DatabaseURL, when set, is ours-hybrid's mirror instead of an SQLite
+	// file in Dir: a postgres:// URL (any form dbstore.Open reads), so that
+	// the processes of a fleet can share a database server as a fleet on
+	// several hosts would. Its sessions table stays there afterwards.
+	DatabaseURL string
 	// Secret (32 bytes) keys ours' envelope and gin-contrib's signed
 	// cookie, so that a load driver and its server processes agree.
 	// Default: random.
@@ -431,7 +437,11 @@ func buildOursHybrid(a *App, env Env) error {
 		}
 		a.closers = append(a.closers, func() error { return os.RemoveAll(dir) })
 	}
-	db, err := dbstore.Open(context.Background(), filepath.Join(dir, "mirror.db"), dbstore.Options{})
+	url := filepath.Join(dir, "mirror.db")
+	if env.DatabaseURL != "" {
+		url = env.DatabaseURL
+	}
+	db, err := dbstore.Open(context.Background(), url, dbstore.Options{})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vedfolnir/sessions/bench"
+	"github.com/vedfolnir/sessions/dbstore"
 	"github.com/vedfolnir/sessions/internal/testserver"
 )
 
@@ -107,10 +109,11 @@ func TestLoadScenariosSmoke(t *testing.T) {
 }
 
 // TestFleetSmoke runs the -fleet scenario briefly: three ours-hybrid
-// processes on one Redis and one SQLite file, nginx round-robin in front.
-// Every instance must serve, and no read may be stale, no session lost,
-// no answer a 5xx. Without nginx or redis-server it skips, or fails under
-// CI or REQUIRE_SERVICES.
+// processes on one Redis and one database (an SQLite file, then
+// PostgreSQL), nginx round-robin in front. Every instance must serve, and
+// no read may be stale, no session lost, no answer a 5xx. Without nginx,
+// redis-server or PostgreSQL it skips, or fails under CI or
+// REQUIRE_SERVICES.
 func TestFleetSmoke(t *testing.T) {
 	if _, err := nginxBinary(); err != nil {
 		testserver.Unavailable(t, "%v", err)
@@ -120,35 +123,54 @@ func TestFleetSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := options{
-		impls: []string{bench.OursHybrid}, users: 6, duration: 2 * time.Second, warmup: 300 * time.Millisecond,
-		mix: mx, redis: addr, out: "", procs: 1, rounds: 1, fleet: 3, args: []string{"-test"},
-	}
-	r := runImpl(o, bench.OursHybrid, make([]byte, 32))
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	md := report(o, []*implResult{r})
-	t.Log("\n" + fleetReport(r))
-	f := r.res.fleet
-	if f == nil || len(r.instances) != 3 {
-		t.Fatalf("no fleet figures, or %d instances, want 3", len(r.instances))
-	}
-	for i, addr := range r.instances {
-		if f.byInstance[addr] == 0 {
-			t.Errorf("instance %d (%s) served no request: %v", i+1, addr, f.byInstance)
-		}
-	}
-	if f.reads == 0 || f.cross == 0 {
-		t.Errorf("%d reads checked, %d on another instance than the write's: want both above 0", f.reads, f.cross)
-	}
-	for name, n := range map[string]int64{"5xx": f.fivexx, "stale reads": f.stale, "lost sessions": f.lost, "errors": r.res.errors} {
-		if n != 0 {
-			t.Errorf("%s: %d, want 0 (first errors: %v)", name, n, r.res.firstErrs)
-		}
-	}
-	if !strings.Contains(md, "3 instances behind nginx") {
-		t.Error("the report has no fleet section")
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			o := options{
+				impls: []string{bench.OursHybrid}, users: 6, duration: 2 * time.Second, warmup: 300 * time.Millisecond,
+				mix: mx, redis: addr, out: "", procs: 1, rounds: 1, fleet: 3, args: []string{"-test"},
+			}
+			if db == "postgres" {
+				o.database = testserver.Postgres(t)
+			}
+			r := runImpl(o, bench.OursHybrid, make([]byte, 32))
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			md := report(o, []*implResult{r})
+			t.Log("\n" + fleetReport(r))
+			f := r.res.fleet
+			if f == nil || len(r.instances) != 3 {
+				t.Fatalf("no fleet figures, or %d instances, want 3", len(r.instances))
+			}
+			for i, addr := range r.instances {
+				if f.byInstance[addr] == 0 {
+					t.Errorf("instance %d (%s) served no request: %v", i+1, addr, f.byInstance)
+				}
+			}
+			if f.reads == 0 || f.cross == 0 {
+				t.Errorf("%d reads checked, %d on another instance than the write's: want both above 0", f.reads, f.cross)
+			}
+			for name, n := range map[string]int64{"5xx": f.fivexx, "stale reads": f.stale, "lost sessions": f.lost, "errors": r.res.errors} {
+				if n != 0 {
+					t.Errorf("%s: %d, want 0 (first errors: %v)", name, n, r.res.firstErrs)
+				}
+			}
+			if !strings.Contains(md, "3 instances behind nginx") {
+				t.Error("the report has no fleet section")
+			}
+			if o.database != "" {
+				// The mirror really is the PostgreSQL database, not a file.
+				db, err := sql.Open("pgx", o.database)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer db.Close()
+				var n int
+				if err := db.QueryRow("SELECT count(*) FROM " + dbstore.DefaultTable).Scan(&n); err != nil || n < o.users {
+					t.Errorf("%d sessions in PostgreSQL (%v), want at least %d", n, err, o.users)
+				}
+			}
+		})
 	}
 }
 

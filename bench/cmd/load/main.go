@@ -19,7 +19,8 @@
 //
 // With -fleet N it starts N server processes of one implementation
 // (ours-hybrid unless -impls names another) on one redis-server and one
-// SQLite file, with nginx round-robin in front, and sends every request
+// SQLite file (or the PostgreSQL of -database), with nginx round-robin in
+// front, and sends every request
 // through nginx:
 //
 //	go run ./cmd/load -fleet 3 -users 50 -duration 20s
@@ -37,7 +38,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -68,7 +71,8 @@ type options struct {
 	profile  string
 	shared   bool
 	cookies  int
-	fleet    int // instances behind nginx; 0: one server, no balancer
+	fleet    int    // instances behind nginx; 0: one server, no balancer
+	database string // ours-hybrid's mirror instead of an SQLite file
 	args     []string
 }
 
@@ -93,7 +97,8 @@ func main() {
 		shared    = flag.Bool("shared", false, "every user sends the same session (one busy session, concurrent writers); no switch in the mix")
 		cookies   = flag.Int("cookies", 0, "log this many sessions in and send the next one in rotation on each request (many sessions through -users connections); no switch in the mix")
 		profile   = flag.String("profile", "", "write each server's CPU profile (<impl>.cpu.pprof) and allocation profile (<impl>.mem.pprof) to this directory")
-		fleet     = flag.Int("fleet", 0, "start this many server processes of one implementation (default "+bench.OursHybrid+") on one redis-server and one SQLite file, with nginx round-robin in front, and drive the load through nginx; reads then check the whole session against the user's last write, and requests are counted per instance")
+		database  = flag.String("database", "", "a PostgreSQL URL (postgres://user:pass@127.0.0.1:5432/db, loopback only) for ours-hybrid's mirror instead of an SQLite file, so that a -fleet shares a database server; use a scratch database, its sessions table stays")
+		fleet     = flag.Int("fleet", 0, "start this many server processes of one implementation (default "+bench.OursHybrid+") on one redis-server and one SQLite file (or -database), with nginx round-robin in front, and drive the load through nginx; reads then check the whole session against the user's last write, and requests are counted per instance")
 	)
 	flag.Parse()
 	implsSet := false
@@ -102,7 +107,7 @@ func main() {
 		*impls = bench.OursHybrid
 	}
 	if *serveImpl != "" {
-		env := bench.Env{RedisAddr: *redisAddr, Prefix: *prefix, Dir: *dir}
+		env := bench.Env{RedisAddr: *redisAddr, Prefix: *prefix, Dir: *dir, DatabaseURL: os.Getenv(envDatabase)}
 		if err := serve(*serveImpl, *listen, *profile, env); err != nil {
 			fmt.Fprintln(os.Stderr, "load: serve:", err)
 			os.Exit(1)
@@ -112,7 +117,7 @@ func main() {
 	o := options{
 		users: *users, sessions: *sessions, duration: *duration, warmup: *warmup, rate: *rate,
 		redis: *redisAddr, out: *out, procs: *procs, rounds: *rounds, progress: !*quiet, profile: *profile, args: os.Args[1:],
-		shared: *shared, cookies: *cookies, fleet: *fleet,
+		shared: *shared, cookies: *cookies, fleet: *fleet, database: *database,
 	}
 	var err error
 	if o.mix, err = parseMix(*mixFlag); err != nil {
@@ -154,6 +159,10 @@ func main() {
 	case o.fleet > 0 && (o.shared || o.cookies > 0):
 		// The fleet's reads check each user's own last write.
 		err = errors.New("-fleet excludes -shared and -cookies")
+	case o.database != "" && (len(o.impls) != 1 || o.impls[0] != bench.OursHybrid):
+		err = errors.New("-database is ours-hybrid's mirror: -impls " + bench.OursHybrid + " only")
+	case o.database != "" && !loopbackURL(o.database):
+		err = errors.New("-database: a postgres:// or postgresql:// URL of a loopback host")
 	case o.fleet > 0 && o.profile != "":
 		err = errors.New("-fleet excludes -profile (the instances would write the same files)")
 	}
@@ -273,6 +282,19 @@ func run(o options) error {
 	return nil
 }
 
+// loopbackURL reports whether s is a PostgreSQL URL of a loopback host.
+func loopbackURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return false
+	}
+	port := u.Port()
+	if port == "" {
+		port = "5432"
+	}
+	return loopback(net.JoinHostPort(u.Hostname(), port))
+}
+
 // fleetText describes -fleet for the header lines.
 func fleetText(o options) string {
 	if o.fleet == 0 {
@@ -362,7 +384,7 @@ func setupImpl(o options, name string, secret []byte) (_ *instance, err error) {
 		return nil, err
 	}
 	in.cleanup = append(in.cleanup, func() { _ = os.RemoveAll(dir) })
-	env := bench.Env{RedisAddr: addr, Prefix: prefix, Dir: dir, Secret: secret}
+	env := bench.Env{RedisAddr: addr, Prefix: prefix, Dir: dir, Secret: secret, DatabaseURL: o.database}
 
 	// Pre-create in-process, on the implementation's own login handler.
 	app, err := bench.Build(name, env)

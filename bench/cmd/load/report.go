@@ -137,7 +137,11 @@ func report(o options, results []*implResult) string {
 	fmt.Fprintf(&b, "%d virtual users (%s), %s, mix %s, %s measured per implementation in %d turn(s) taken in rotation, each after %s of warm-up; %d live sessions of other users pre-created. Each server is a separate process with GOMAXPROCS=%d on loopback; each implementation gets a fresh redis-server (%s). Machine: %d cores (%s, %s), shared with other work: compare ratios within this run, not absolute figures across runs.\n\n",
 		o.users, who, loopText(o.rate), o.mix.text, o.duration, max(o.rounds, 1), o.warmup, o.sessions, o.procs, redisVersion(), runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH, runtime.Version())
 	if o.fleet > 0 {
-		fmt.Fprintf(&b, "Fleet: %d server process(es) of the implementation on that one redis-server (one key prefix) and one SQLite file, nginx (one worker, round-robin, kept-alive upstream connections, no retry on the next instance) in front; every request goes through nginx. Server CPU is the sum over the instances. Reads fetch the whole session and check its user, its platform and the last value written against the user's last acknowledged write, wherever it landed.\n\n", o.fleet)
+		db := "one SQLite file"
+		if o.database != "" {
+			db = "one PostgreSQL database"
+		}
+		fmt.Fprintf(&b, "Fleet: %d server process(es) of the implementation on that one redis-server (one key prefix) and %s, nginx (one worker, round-robin, kept-alive upstream connections, no retry on the next instance) in front; every request goes through nginx. Server CPU is the sum over the instances. Reads fetch the whole session and check its user, its platform and the last value written against the user's last acknowledged write, wherever it landed.\n\n", o.fleet, db)
 	}
 	b.WriteString("| " + strings.Join(header, " | ") + " |\n")
 	b.WriteString("|" + strings.Repeat("---|", len(header)) + "\n")

@@ -25,6 +25,11 @@ import (
 // that cookies the driver made in-process open in the server.
 const envSecret = "BENCH_LOAD_SECRET"
 
+// envDatabase carries -database to the servers: in the environment, not
+// on the command line, because the URL may hold a password and every user
+// of the machine can read a process's arguments.
+const envDatabase = "BENCH_LOAD_DATABASE"
+
 // serve is the server process: it builds one implementation, listens on
 // listen (loopback), prints "LISTEN addr" on stdout and serves until
 // SIGTERM, SIGINT or the end of stdin (the driver went away).
@@ -126,7 +131,8 @@ func startServer(name string, procs int, env bench.Env, secret []byte, profileDi
 		args = append(args, "-profile", profileDir)
 	}
 	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", procs), envSecret+"="+base64.StdEncoding.EncodeToString(secret))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", procs), envSecret+"="+base64.StdEncoding.EncodeToString(secret),
+		envDatabase+"="+env.DatabaseURL)
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = childAttr()
 	stdin, err := cmd.StdinPipe()
