@@ -220,3 +220,11 @@ func TestFleetChecksCatchFaults(t *testing.T) {
 		t.Errorf("forgetting sessions: %d lost of %d reads, want all", f.lost, f.reads)
 	}
 }
+
+func TestCommandHidesPasswords(t *testing.T) {
+	o := options{args: []string{"-fleet", "3", "-database", "postgres://u:secret@127.0.0.1/db", "-database=postgres://u:secret@127.0.0.1/db", "-mix", "read=1"}}
+	got := command(o)
+	if strings.Contains(got, "secret") || !strings.Contains(got, "postgres://u:xxxxx@127.0.0.1/db") || !strings.Contains(got, "-mix read=1") {
+		t.Errorf("command(%q) = %q", o.args, got)
+	}
+}

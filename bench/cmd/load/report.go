@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"math"
+	"net/url"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -118,7 +119,29 @@ func table(o options, results []*implResult) string {
 
 // command is the command line that reproduces the run.
 func command(o options) string {
-	return "go run ./cmd/load " + strings.Join(o.args, " ")
+	args := make([]string, len(o.args))
+	for i, a := range o.args {
+		args[i] = redactURL(a)
+	}
+	return "go run ./cmd/load " + strings.Join(args, " ")
+}
+
+// redactURL hides the password of a URL argument ("-database=URL" or a
+// bare URL): the command line goes into load.md and load.svg, which are
+// committed.
+func redactURL(arg string) string {
+	flagPart, rest := "", arg
+	if i := strings.Index(arg, "="); i > 0 && strings.HasPrefix(arg, "-") && i < strings.Index(arg, "://") {
+		flagPart, rest = arg[:i+1], arg[i+1:]
+	}
+	u, err := url.Parse(rest)
+	if err != nil || u.User == nil {
+		return arg
+	}
+	if _, ok := u.User.Password(); !ok {
+		return arg
+	}
+	return flagPart + u.Redacted()
 }
 
 // report is the Markdown report.
