@@ -166,6 +166,9 @@ func (s *Session) load() error {
 	s.token, s.entry, s.values = tok, e, vals
 	s.user, s.userRaw = u, vals[keyUser]
 	s.dirty = stale // sealed under an old key: re-seal under the active one
+	if s.m.getTouch != nil {
+		s.fixIdle(ctx, e, now)
+	}
 	if !s.checkFingerprint(tok) {
 		s.m.Emit(s.event(EventRejected, e.Key, e.UserID, RejectFingerprint))
 		if cfg.Fingerprint.Action == FingerprintFlag {
@@ -318,6 +321,8 @@ type Info struct {
 	LastActivity     time.Time
 	IdleDeadline     time.Time
 	AbsoluteDeadline time.Time
+	// Remembered: logged in with LoginOptions.Remember.
+	Remembered bool
 }
 
 // ExpiresAt is when the session ends if unused: the earlier deadline.
@@ -340,7 +345,8 @@ func (s *Session) Info() (Info, bool, error) {
 		return Info{}, false, nil
 	}
 	e := s.entry
-	return Info{store.Handle(e.Key), e.UserID, e.Created, e.LastActivity, e.IdleDeadline, e.AbsoluteDeadline}, true, nil
+	return Info{store.Handle(e.Key), e.UserID, e.Created, e.LastActivity, e.IdleDeadline, e.AbsoluteDeadline,
+		s.values[keyLife] != nil && s.life().Remember}, true, nil
 }
 
 // Handle returns the stored session's non-secret handle, or "" while the
