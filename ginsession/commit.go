@@ -97,7 +97,10 @@ func (s *Session) touch(ctx context.Context, now time.Time) {
 }
 
 func (s *Session) writeCookie(now time.Time) {
+	s.issued = s.issued || s.setCookie
 	switch {
+	case s.headerTok:
+		// An API client: it learns a new token from the handler (Token).
 	case s.entry != nil && (s.setCookie || s.persistent() && s.dirtyCookie(now)):
 		maxAge := 0
 		if s.persistent() {

@@ -77,6 +77,9 @@ type Config struct {
 
 	// Cookie is the session cookie's attributes.
 	Cookie CookieOptions
+	// TokenHeader accepts the session token in a request header, for API
+	// clients (opt-in; see TokenHeaderOptions).
+	TokenHeader TokenHeaderOptions
 
 	// IdleTimeout ends a session unused for this long. Default 2h. Env:
 	// REDIS_SESSION_TIMEOUT (seconds).
@@ -212,6 +215,7 @@ func (c Config) withDefaults() Config {
 	if c.Limits.MaxSize <= 0 {
 		c.Limits.MaxSize = store.DefaultMaxSize
 	}
+	c.TokenHeader = c.TokenHeader.withDefaults()
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -276,6 +280,8 @@ func (c Config) validate() error {
 		return bad("Cookie.Name", "the __Host- prefix requires Path=/")
 	case strings.HasPrefix(c.Cookie.Name, "__Secure-") && c.Cookie.Insecure:
 		return bad("Cookie.Name", "the __Secure- prefix requires a Secure cookie")
+	case c.TokenHeader.Enabled && !validHeaderName(c.TokenHeader.Name):
+		return bad("TokenHeader.Name", "%q is not a header that can carry the token", c.TokenHeader.Name)
 	case !strings.HasPrefix(c.Cookie.Path, "/"):
 		return bad("Cookie.Path", "must start with /")
 	}

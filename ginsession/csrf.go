@@ -105,8 +105,9 @@ type CSRFOptions struct {
 // cross-site by Fetch metadata or Origin (Go's http.CrossOriginProtection),
 // or that lack the session's CSRF token in the X-CSRF-Token header (or the
 // csrf_token form field). A request without a logged-in user may present a
-// visitor token (see Session.CSRFToken) instead. Install it after the
-// session middleware.
+// visitor token (see Session.CSRFToken) instead. A request whose session
+// came by the token header (Config.TokenHeader) passes: only cookies are
+// sent by a browser on its own. Install it after the session middleware.
 func RequireCSRF(opts CSRFOptions) (gin.HandlerFunc, error) {
 	cop := http.NewCrossOriginProtection()
 	for _, o := range opts.TrustedOrigins {
@@ -130,11 +131,19 @@ func RequireCSRF(opts CSRFOptions) (gin.HandlerFunc, error) {
 			c.Next()
 			return
 		}
+		sess := Current(c)
+		if sess.m.cfg.TokenHeader.Enabled {
+			if _, n := sess.m.headerToken(c.Request); n > 0 && sess.FromHeader() {
+				// No ambient credential to forge a request with: a page
+				// cannot make the browser send this header cross-site.
+				c.Next()
+				return
+			}
+		}
 		if err := cop.Check(c.Request); err != nil {
 			reject(c, "cross-origin request refused")
 			return
 		}
-		sess := Current(c)
 		has, err := sess.Has(keyCSRF)
 		if err != nil {
 			// The load failed: the middleware's commit answers it (503
