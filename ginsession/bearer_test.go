@@ -206,6 +206,9 @@ func TestBearerToken(t *testing.T) {
 		assert.Empty(t, resp.Header.Values("Set-Cookie"), "no cookie set or cleared for a header client")
 		resp, _ = a.do(api, "POST", "/change", hdr...)
 		assert.Equal(t, 403, resp.StatusCode, "no live session, no exemption: %v", hdr)
+		resp, body = a.do(api, "GET", "/csrf", hdr...)
+		assert.Empty(t, body, "a header client gets no visitor CSRF token")
+		assert.Empty(t, resp.Header.Values("Set-Cookie"), "nor its cookie")
 	}
 
 	// Token is for header sessions and freshly issued tokens only.

@@ -40,7 +40,9 @@ func newCSRFRaw(m *Manager) []byte {
 // with a key derived from the key ring and bound to a short-lived HttpOnly
 // cookie that CSRFToken sets (Config.VisitorCSRFLifetime), so it costs no
 // stored session. RequireCSRF accepts it for requests without a logged-in
-// user only; Login replaces it with the session's own.
+// user only; Login replaces it with the session's own. A request that sent
+// a header token (Config.TokenHeader) naming no stored session gets "" and
+// no cookie: a header session passes RequireCSRF without a token.
 func (s *Session) CSRFToken() (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -49,6 +51,10 @@ func (s *Session) CSRFToken() (string, error) {
 	}
 	raw := s.values[keyCSRF]
 	if raw == nil && s.entry == nil && !s.dirty {
+		if s.headerTok {
+			// A header client needs no CSRF token, and is sent no cookie.
+			return "", nil
+		}
 		// Nothing stored, nothing to store: a visitor.
 		return s.visitorToken(), nil
 	}
