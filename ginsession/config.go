@@ -78,7 +78,8 @@ type Config struct {
 	// Cookie is the session cookie's attributes.
 	Cookie CookieOptions
 	// TokenHeader accepts the session token in a request header, for API
-	// clients (opt-in; see TokenHeaderOptions).
+	// clients (see TokenHeaderOptions). Default off; no environment
+	// variable, as an API that takes bearer tokens is the code's choice.
 	TokenHeader TokenHeaderOptions
 
 	// IdleTimeout ends a session unused for this long. Default 2h. Env:

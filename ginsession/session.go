@@ -177,9 +177,6 @@ func (s *Session) load() error {
 	s.fromHeader = viaHeader
 	s.user, s.userRaw = u, vals[keyUser]
 	s.dirty = stale // sealed under an old key: re-seal under the active one
-	if s.m.getTouch != nil {
-		s.fixIdle(ctx, e, now)
-	}
 	if !s.checkFingerprint(tok) {
 		s.m.Emit(s.event(EventRejected, e.Key, e.UserID, RejectFingerprint))
 		if cfg.Fingerprint.Action == FingerprintFlag {
@@ -195,6 +192,9 @@ func (s *Session) load() error {
 			s.reset()
 			return nil
 		}
+	}
+	if s.m.getTouch != nil {
+		s.fixIdle(ctx, e, now)
 	}
 	// A header client would never learn the new token: its handler
 	// rotates it and answers Token.
