@@ -34,6 +34,9 @@ type sessionJSON struct {
 	CreatedAt     *string           `json:"created_at"`
 	LastActivity  *string           `json:"last_activity"`
 	ExpiresAt     *string           `json:"expires_at"`
+	// Token is the session token, in a login's answer to a client that
+	// asked for it (an API client, which sends it back as a bearer token).
+	Token string `json:"token,omitempty"`
 }
 
 // rfc3339 formats t as RFC 3339 in UTC, with milliseconds.
@@ -126,11 +129,13 @@ func readJSON(c *gin.Context, v any) bool {
 	return true
 }
 
-// POST /api/login {username, password}
+// POST /api/login {username, password, remember, token}
 func (a *App) login(c *gin.Context) {
 	var req struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
+		Remember bool   `json:"remember"`
+		Token    bool   `json:"token"`
 	}
 	if !readJSON(c, &req) {
 		return
@@ -148,7 +153,9 @@ func (a *App) login(c *gin.Context) {
 			return
 		}
 	}
-	err := ginsession.Current(c).Login(ginsession.User{ID: strconv.FormatInt(u.ID, 10), Username: u.Username, Role: u.Role})
+	bearer := ginsession.Current(c).FromHeader() // read before the login replaces the session
+	err := ginsession.Current(c).Login(ginsession.User{ID: strconv.FormatInt(u.ID, 10), Username: u.Username, Role: u.Role},
+		ginsession.LoginOptions{Remember: req.Remember})
 	switch {
 	case errors.Is(err, ginsession.ErrTooManySessions):
 		errorJSON(c, http.StatusTooManyRequests, "too many sessions: log out elsewhere first")
@@ -158,7 +165,17 @@ func (a *App) login(c *gin.Context) {
 		return
 	}
 	c.Delete(platform.Key) // resolved for the session before login
-	a.writeSession(c, "login")
+	st, err := a.sessionState(c)
+	if err != nil {
+		a.storeDown(c, "login", err)
+		return
+	}
+	// Only to a client that asked, or that already holds a token: in a
+	// page's answer a script could read what HttpOnly hides from it.
+	if tok, ok := ginsession.Current(c).Token(); ok && (req.Token || bearer) {
+		st.Token = tok.String()
+	}
+	c.JSON(http.StatusOK, st)
 }
 
 // POST /api/logout
@@ -230,6 +247,7 @@ type sessionItem struct {
 	UserAgent    string            `json:"user_agent"`
 	Platform     *platform.Context `json:"platform"`
 	Current      bool              `json:"current"`
+	Remembered   bool              `json:"remembered"`
 }
 
 // userSessions lists the request user's sessions, current one marked.
@@ -241,7 +259,8 @@ func (a *App) userSessions(c *gin.Context) ([]sessionItem, error) {
 	out := make([]sessionItem, 0, len(list))
 	for _, si := range list {
 		it := sessionItem{ID: si.Handle, CreatedAt: rfc3339(si.Created), LastActivity: rfc3339(si.LastActivity),
-			ExpiresAt: rfc3339(si.ExpiresAt), IP: si.IP, UserAgent: si.UserAgent, Current: si.Current}
+			ExpiresAt: rfc3339(si.ExpiresAt), IP: si.IP, UserAgent: si.UserAgent, Current: si.Current,
+			Remembered: si.Remembered}
 		if pc, err := ginsession.DeviceValue[platform.Context](si, platform.SessionKey); err == nil {
 			it.Platform = &pc
 		}

@@ -145,6 +145,8 @@ func configFromLookup(lookup lookupFunc, logger *slog.Logger) (appConfig, error)
 		c.CookieSecureDefaulted = true
 	}
 	sc.RecordDevice = true
+	// API clients send the session token as "Authorization: Bearer".
+	sc.TokenHeader.Enabled = true
 	sc.MaxSessionsPerUser = maxSessionsPerUser
 	sc.Logger = logger
 	sc.OnUnavailable = unavailablePage

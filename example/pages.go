@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -35,6 +36,7 @@ type pageData struct {
 	CreatedAt, LastActivity, ExpiresAt string
 	Sessions                           []sessionItem
 	Audit                              []auditItem
+	RememberDays                       int // the "remember me" box's promise
 }
 
 // staticRoutes serves the embedded CSS and script.
@@ -72,7 +74,8 @@ func (a *App) page(c *gin.Context) {
 	if st.User != nil && st.User.Role == "admin" {
 		desc = a.StorageDesc
 	}
-	d := pageData{CSRF: st.CSRFToken, Storage: desc, Theme: "light", User: st.User, Platform: st.Platform}
+	d := pageData{CSRF: st.CSRFToken, Storage: desc, Theme: "light", User: st.User, Platform: st.Platform,
+		RememberDays: int(a.sessions.Config().RememberLifetime / (24 * time.Hour))}
 	s := ginsession.Current(c)
 	if raw, err := ginsession.Get[[]byte](s, prefPrefix+"theme"); err == nil && string(raw) == `"dark"` {
 		d.Theme = "dark"

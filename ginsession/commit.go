@@ -82,7 +82,7 @@ func (s *Session) save() error {
 
 func (s *Session) touch(ctx context.Context, now time.Time) {
 	e := s.entry
-	idle := minTime(now.Add(s.m.cfg.IdleTimeout), e.AbsoluteDeadline)
+	idle := minTime(now.Add(s.idleTimeout()), e.AbsoluteDeadline)
 	err := s.m.cfg.Store.Touch(ctx, e.Key, store.Millis(now), store.Millis(idle))
 	switch {
 	case err == nil:
@@ -97,10 +97,13 @@ func (s *Session) touch(ctx context.Context, now time.Time) {
 }
 
 func (s *Session) writeCookie(now time.Time) {
+	s.issued = s.issued || s.setCookie
 	switch {
-	case s.entry != nil && (s.setCookie || s.m.cfg.Cookie.Persistent && s.dirtyCookie(now)):
+	case s.headerTok:
+		// An API client: it learns a new token from the handler (Token).
+	case s.entry != nil && (s.setCookie || s.persistent() && s.dirtyCookie(now)):
 		maxAge := 0
-		if s.m.cfg.Cookie.Persistent {
+		if s.persistent() {
 			maxAge = max(int((s.entry.AbsoluteDeadline.Sub(now)+time.Second-1)/time.Second), 1) // round up: ms truncation must not shave a second
 		}
 		s.c.Writer.Header().Add("Set-Cookie", s.m.cookie(s.token.String(), maxAge).String())
@@ -124,7 +127,7 @@ func (s *Session) newEntry(key, userID string, created, abs, now time.Time, payl
 		UserID:           userID,
 		Created:          created,
 		LastActivity:     now,
-		IdleDeadline:     minTime(now.Add(s.m.cfg.IdleTimeout), abs),
+		IdleDeadline:     minTime(now.Add(s.idleTimeout()), abs),
 		AbsoluteDeadline: abs,
 		Payload:          payload,
 	}
@@ -191,7 +194,7 @@ func (s *Session) update(ctx context.Context, now time.Time) error {
 		e := &store.Entry{
 			Key: prev.Key, Version: prev.Version + 1, UserID: prev.UserID,
 			Created: prev.Created, LastActivity: now,
-			IdleDeadline:     minTime(now.Add(s.m.cfg.IdleTimeout), prev.AbsoluteDeadline),
+			IdleDeadline:     minTime(now.Add(s.idleTimeout()), prev.AbsoluteDeadline),
 			AbsoluteDeadline: prev.AbsoluteDeadline,
 		}
 		e.Normalize()

@@ -27,6 +27,7 @@ const (
 	EnvCookiePath      = "SESSION_COOKIE_PATH"       // Config.Cookie.Path
 	EnvCookiePersist   = "SESSION_COOKIE_PERSISTENT" // true|false; Config.Cookie.Persistent
 	EnvKeys            = store.EnvKeys               // SESSION_ENCRYPTION_KEYS; Config.Keyring
+	EnvRememberLife    = "SESSION_REMEMBER_LIFETIME" // seconds; Config.RememberLifetime
 )
 
 // ErrConfig is wrapped by every configuration error.
@@ -76,6 +77,10 @@ type Config struct {
 
 	// Cookie is the session cookie's attributes.
 	Cookie CookieOptions
+	// TokenHeader accepts the session token in a request header, for API
+	// clients (see TokenHeaderOptions). Default off; no environment
+	// variable, as an API that takes bearer tokens is the code's choice.
+	TokenHeader TokenHeaderOptions
 
 	// IdleTimeout ends a session unused for this long. Default 2h. Env:
 	// REDIS_SESSION_TIMEOUT (seconds).
@@ -84,6 +89,12 @@ type Config struct {
 	// active. Rotation keeps it. Default 24h. Env: SESSION_ABSOLUTE_TIMEOUT
 	// (seconds).
 	AbsoluteTimeout time.Duration
+	// RememberLifetime is the absolute lifetime of a session logged in with
+	// LoginOptions.Remember, and the most any LoginOptions.Lifetime gets.
+	// Default 30 days, or AbsoluteTimeout when that is longer; it may not
+	// be shorter than AbsoluteTimeout. Env: SESSION_REMEMBER_LIFETIME
+	// (seconds).
+	RememberLifetime time.Duration
 	// TouchInterval: an unmodified session refreshes its idle deadline at
 	// most this often, so reads do not each pay a store write. Default
 	// IdleTimeout/20 (6 min for 2h), at most 5 min.
@@ -178,6 +189,9 @@ func (c Config) withDefaults() Config {
 	if c.AbsoluteTimeout == 0 {
 		c.AbsoluteTimeout = 24 * time.Hour
 	}
+	if c.RememberLifetime == 0 {
+		c.RememberLifetime = max(30*24*time.Hour, c.AbsoluteTimeout)
+	}
 	if c.TouchInterval == 0 {
 		c.TouchInterval = min(c.IdleTimeout/20, 5*time.Minute)
 	}
@@ -202,6 +216,7 @@ func (c Config) withDefaults() Config {
 	if c.Limits.MaxSize <= 0 {
 		c.Limits.MaxSize = store.DefaultMaxSize
 	}
+	c.TokenHeader = c.TokenHeader.withDefaults()
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -232,6 +247,8 @@ func (c Config) validate() error {
 		return bad("IdleTimeout", "must be positive")
 	case c.AbsoluteTimeout < 0:
 		return bad("AbsoluteTimeout", "must be positive")
+	case c.RememberLifetime < c.AbsoluteTimeout:
+		return bad("RememberLifetime", "must be at least AbsoluteTimeout (%s)", c.AbsoluteTimeout)
 	case c.TouchInterval < 0 || c.TouchInterval > c.IdleTimeout:
 		return bad("TouchInterval", "must be between 0 and IdleTimeout")
 	case c.MaxSessionsPerUser < 0:
@@ -264,6 +281,8 @@ func (c Config) validate() error {
 		return bad("Cookie.Name", "the __Host- prefix requires Path=/")
 	case strings.HasPrefix(c.Cookie.Name, "__Secure-") && c.Cookie.Insecure:
 		return bad("Cookie.Name", "the __Secure- prefix requires a Secure cookie")
+	case c.TokenHeader.Enabled && !validHeaderName(c.TokenHeader.Name):
+		return bad("TokenHeader.Name", "%q is not a header that can carry the token", c.TokenHeader.Name)
 	case !strings.HasPrefix(c.Cookie.Path, "/"):
 		return bad("Cookie.Path", "must start with /")
 	}
@@ -327,6 +346,11 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	}
 	seconds(EnvIdleTimeout, &c.IdleTimeout)
 	seconds(EnvAbsoluteTimeout, &c.AbsoluteTimeout)
+	seconds(EnvRememberLife, &c.RememberLifetime)
+	if abs := (Config{AbsoluteTimeout: c.AbsoluteTimeout}).withDefaults().AbsoluteTimeout; c.RememberLifetime > 0 && c.RememberLifetime < abs {
+		errs = append(errs, fmt.Errorf("%w: %s=%d is shorter than the absolute timeout (%s, %d s)", ErrConfig, EnvRememberLife,
+			int64(c.RememberLifetime/time.Second), EnvAbsoluteTimeout, int64(abs/time.Second)))
+	}
 	boolean(EnvCookieHTTPOnly, &c.Cookie.ScriptReadable, true)
 	boolean(EnvCookieSecure, &c.Cookie.Insecure, true)
 	boolean(EnvCookiePersist, &c.Cookie.Persistent, false)

@@ -40,7 +40,9 @@ func newCSRFRaw(m *Manager) []byte {
 // with a key derived from the key ring and bound to a short-lived HttpOnly
 // cookie that CSRFToken sets (Config.VisitorCSRFLifetime), so it costs no
 // stored session. RequireCSRF accepts it for requests without a logged-in
-// user only; Login replaces it with the session's own.
+// user only; Login replaces it with the session's own. A request that sent
+// a header token (Config.TokenHeader) naming no stored session gets "" and
+// no cookie: a header session passes RequireCSRF without a token.
 func (s *Session) CSRFToken() (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -49,6 +51,10 @@ func (s *Session) CSRFToken() (string, error) {
 	}
 	raw := s.values[keyCSRF]
 	if raw == nil && s.entry == nil && !s.dirty {
+		if s.headerTok {
+			// A header client needs no CSRF token, and is sent no cookie.
+			return "", nil
+		}
 		// Nothing stored, nothing to store: a visitor.
 		return s.visitorToken(), nil
 	}
@@ -105,8 +111,9 @@ type CSRFOptions struct {
 // cross-site by Fetch metadata or Origin (Go's http.CrossOriginProtection),
 // or that lack the session's CSRF token in the X-CSRF-Token header (or the
 // csrf_token form field). A request without a logged-in user may present a
-// visitor token (see Session.CSRFToken) instead. Install it after the
-// session middleware.
+// visitor token (see Session.CSRFToken) instead. A request whose session
+// came by the token header (Config.TokenHeader) passes: only cookies are
+// sent by a browser on its own. Install it after the session middleware.
 func RequireCSRF(opts CSRFOptions) (gin.HandlerFunc, error) {
 	cop := http.NewCrossOriginProtection()
 	for _, o := range opts.TrustedOrigins {
@@ -130,11 +137,19 @@ func RequireCSRF(opts CSRFOptions) (gin.HandlerFunc, error) {
 			c.Next()
 			return
 		}
+		sess := Current(c)
+		if sess.m.cfg.TokenHeader.Enabled {
+			if _, n := sess.m.headerToken(c.Request); n > 0 && sess.FromHeader() {
+				// No ambient credential to forge a request with: a page
+				// cannot make the browser send this header cross-site.
+				c.Next()
+				return
+			}
+		}
 		if err := cop.Check(c.Request); err != nil {
 			reject(c, "cross-origin request refused")
 			return
 		}
-		sess := Current(c)
 		has, err := sess.Has(keyCSRF)
 		if err != nil {
 			// The load failed: the middleware's commit answers it (503

@@ -31,6 +31,7 @@ const (
 	RejectDecrypt     = "decrypt"     // the sealed payload does not open
 	RejectCorrupt     = "corrupt"     // the stored bytes or values do not decode
 	RejectFingerprint = "fingerprint" // the client does not match the session's fingerprint
+	RejectConflict    = "conflict"    // a session cookie and a header token in one request (ErrTokenConflict)
 )
 
 // Event is one thing that happened to a session. It never carries a token:

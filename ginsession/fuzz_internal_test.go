@@ -31,7 +31,7 @@ func FuzzReadToken(f *testing.F) {
 		VisitorCSRFLifetime: time.Hour}, csrfKeys: kr.SubKeys(visitorCSRFPurpose)}
 	f.Fuzz(func(t *testing.T, header, presented string) {
 		r := &http.Request{Header: http.Header{"Cookie": strings.Split(header, "\n")}}
-		got, reason := m.readToken(r)
+		got, reason := m.readCookie(r)
 		if got != "" {
 			if reason != "" {
 				t.Fatalf("token %q with reason %q", got, reason)

@@ -58,12 +58,20 @@ func CurrentUser(c *gin.Context) (User, bool) {
 // answers 500, as any failed save does, after the login's events. With a
 // limit, Login stores the entry itself: the limit's check must list the
 // user's sessions after this one is stored.
-func (s *Session) Login(u User) error {
+//
+// An optional LoginOptions shapes this session alone (remember me, its own
+// lifetime and idle timeout); the choice is sealed in the session and every
+// later rotation keeps it.
+func (s *Session) Login(u User, opts ...LoginOptions) error {
 	if u.ID == "" {
 		return ErrNoUser
 	}
 	if len(u.ID) > MaxUserIDLen {
 		return wrap("login", fmt.Errorf("%w: user id of %d bytes, at most %d", store.ErrTooLarge, len(u.ID), MaxUserIDLen))
+	}
+	lifetime, lf, err := s.m.resolve(opts)
+	if err != nil {
+		return wrap("login", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -87,12 +95,22 @@ func (s *Session) Login(u User) error {
 		s.dropUserValues()
 	}
 	s.put(keyUser, rawUser)
+	if lf != nil {
+		rawLife, err := store.EncodeValue(lf, s.m.cfg.Limits)
+		if err != nil {
+			s.values, s.delta = oldValues, oldDelta
+			return wrap("login", err)
+		}
+		s.put(keyLife, rawLife)
+	} else {
+		s.del(keyLife)
+	}
 	oldKey := ""
 	if s.entry != nil {
 		oldKey = s.entry.Key
 	}
 	limited := s.m.cfg.MaxSessionsPerUser > 0
-	if err := s.rotate("login", u.ID, now.Add(s.m.cfg.AbsoluteTimeout), now, !limited); err != nil {
+	if err := s.rotate("login", u.ID, now.Add(lifetime), now, !limited); err != nil {
 		s.values, s.delta = oldValues, oldDelta
 		return err
 	}

@@ -75,6 +75,9 @@ func (m *Manager) Middleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		s := &Session{m: m, c: c}
 		c.Set(ctxKey{}, s)
+		if m.cfg.TokenHeader.Enabled && m.conflict(c) {
+			return
+		}
 		c.Next()
 		if !s.loaded || s.committed {
 			return
@@ -171,10 +174,32 @@ func (m *Manager) cookie(value string, maxAge int) *http.Cookie {
 	return ck
 }
 
-// readToken returns the request's well-formed token, or "" with a reason.
-// Anything but exactly one cookie of our name holding a canonical token is
-// "no token": decided here, before any store call.
-func (m *Manager) readToken(r *http.Request) (store.Token, string) {
+// readToken returns the request's well-formed token, or "" with a reason,
+// and whether it came by header. Anything but exactly one cookie of our
+// name (or one header token) holding a canonical token is "no token":
+// decided here, before any store call.
+func (m *Manager) readToken(r *http.Request) (store.Token, bool, string) {
+	if m.cfg.TokenHeader.Enabled {
+		if v, n := m.headerToken(r); n > 0 {
+			switch {
+			case m.hasCookie(r):
+				return "", true, RejectConflict
+			case n > 1:
+				return "", true, RejectMalformed
+			}
+			t, err := store.ParseToken(v)
+			if err != nil {
+				return "", true, RejectMalformed
+			}
+			return t, true, ""
+		}
+	}
+	t, reason := m.readCookie(r)
+	return t, false, reason
+}
+
+// readCookie is readToken's cookie half.
+func (m *Manager) readCookie(r *http.Request) (store.Token, string) {
 	var found string
 	n := 0
 	for _, line := range r.Header["Cookie"] {

@@ -82,6 +82,9 @@ type Session struct {
 	flagged     bool // the fingerprint did not match (FingerprintFlag)
 	setCookie   bool // the token changed: send it
 	clearCookie bool // the client's cookie names no session: expire it
+	issued      bool // this request gave the session its token (see Token)
+	headerTok   bool // the request sent a header token: no cookies for it
+	fromHeader  bool // the session was loaded from that header token
 
 	obs observed // the save observation in progress
 }
@@ -99,7 +102,14 @@ func (s *Session) load() error {
 		s.c.Writer = &s.w
 		s.wrapped = true
 	}
-	tok, reason := s.m.readToken(s.c.Request)
+	tok, viaHeader, reason := s.m.readToken(s.c.Request)
+	s.headerTok = viaHeader
+	if reason == RejectConflict {
+		// The middleware refuses such requests; this is a session read
+		// before it ran, or after it answered.
+		s.loadErr = wrap("load", ErrTokenConflict)
+		return s.loadErr
+	}
 	if reason != "" {
 		s.reject("", "", reason)
 		return nil
@@ -164,6 +174,7 @@ func (s *Session) load() error {
 		return nil
 	}
 	s.token, s.entry, s.values = tok, e, vals
+	s.fromHeader = viaHeader
 	s.user, s.userRaw = u, vals[keyUser]
 	s.dirty = stale // sealed under an old key: re-seal under the active one
 	if !s.checkFingerprint(tok) {
@@ -182,7 +193,12 @@ func (s *Session) load() error {
 			return nil
 		}
 	}
-	if cfg.RotateEvery > 0 && now.Sub(s.rotatedAt()) >= cfg.RotateEvery {
+	if s.m.getTouch != nil {
+		s.fixIdle(ctx, e, now)
+	}
+	// A header client would never learn the new token: its handler
+	// rotates it and answers Token.
+	if cfg.RotateEvery > 0 && !viaHeader && now.Sub(s.rotatedAt()) >= cfg.RotateEvery {
 		s.graceRotate(ctx, now)
 	}
 	return nil
@@ -318,6 +334,8 @@ type Info struct {
 	LastActivity     time.Time
 	IdleDeadline     time.Time
 	AbsoluteDeadline time.Time
+	// Remembered: logged in with LoginOptions.Remember.
+	Remembered bool
 }
 
 // ExpiresAt is when the session ends if unused: the earlier deadline.
@@ -340,7 +358,8 @@ func (s *Session) Info() (Info, bool, error) {
 		return Info{}, false, nil
 	}
 	e := s.entry
-	return Info{store.Handle(e.Key), e.UserID, e.Created, e.LastActivity, e.IdleDeadline, e.AbsoluteDeadline}, true, nil
+	return Info{store.Handle(e.Key), e.UserID, e.Created, e.LastActivity, e.IdleDeadline, e.AbsoluteDeadline,
+		s.values[keyLife] != nil && s.life().Remember}, true, nil
 }
 
 // Handle returns the stored session's non-secret handle, or "" while the

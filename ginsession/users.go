@@ -46,8 +46,10 @@ type Device struct {
 	IP           string    `json:"ip"`
 	UserAgent    string    `json:"user_agent"`
 	Current      bool      `json:"current"`
-	values       map[string][]byte
-	limits       store.Limits
+	// Remembered: logged in with LoginOptions.Remember.
+	Remembered bool `json:"remembered"`
+	values     map[string][]byte
+	limits     store.Limits
 }
 
 // DeviceValue decodes an application value of a listed session (its
@@ -91,6 +93,10 @@ func (m *Manager) UserSessions(ctx context.Context, userID string) ([]Device, er
 		}
 		si := Device{Handle: store.Handle(e.Key), Created: e.Created, LastActivity: e.LastActivity,
 			ExpiresAt: e.Deadline(), values: vals, limits: m.cfg.Limits}
+		var l life
+		if raw := vals[keyLife]; raw != nil && store.DecodeValue(raw, &l, m.cfg.Limits) == nil {
+			si.Remembered = l.Remember
+		}
 		var d device
 		if raw := vals[keyDevice]; raw != nil && store.DecodeValue(raw, &d, m.cfg.Limits) == nil {
 			si.IP, si.UserAgent = d.IP, d.UserAgent

@@ -169,7 +169,7 @@
         meta.content = cur.data.csrf_token;
       }
       acting = true;
-      const r = await api("POST", "/api/login", { username: $("#username").value, password: $("#password").value });
+      const r = await api("POST", "/api/login", { username: $("#username").value, password: $("#password").value, remember: $("#remember").checked });
       if (r.ok) { if (tabs) tabs.postMessage("login"); location.assign("/"); return; }
       acting = false;
       const err = $("#login-error");
