@@ -17,12 +17,16 @@ import (
 // coordinate through the generation record in the secondary:
 //
 //  1. The lease. Before it acknowledges a secondary-only write, an
-//     instance makes sure the record holds a live lease (LeaseUntil, wall
-//     clock, at least LeaseDuration/2 ahead; renewed on later writes). When
-//     it had to start a new lease, it waits FleetWindow after the
-//     lease is stored before acknowledging: every other instance polls the
-//     record each FleetPollInterval, so by then each has seen the lease, or
-//     has gone that long without a poll, which makes it suspicious anyway.
+//     instance makes sure the record holds a live lease of its own
+//     (LeaseUntil, wall clock, at least LeaseDuration/2 ahead; renewed on
+//     later writes). When it had to start its lease (or renew one that
+//     others might take as ended before they poll again), it waits
+//     FleetWindow after the lease is stored before acknowledging: every
+//     other instance polls the record each FleetPollInterval, so by then
+//     each has seen the lease, or has gone that long without a poll, which
+//     makes it suspicious anyway. Another instance's lease does not spare
+//     the wait: it may be seconds old or just stored, and only a lease
+//     every instance has seen covers the write.
 //  2. Suspicion. An instance is suspicious while the record's lease is
 //     live (within ClockSkew), while its own last successful poll is older
 //     than FleetWindow, and for FleetWindow after it
@@ -99,12 +103,19 @@ func (h *Store) armLease(ctx context.Context) error {
 	now := time.Now().UnixMilli()
 	if f.ownUntil-now < h.opts.LeaseDuration.Milliseconds()/2 {
 		until := now + h.opts.LeaseDuration.Milliseconds()
-		fresh := false
+		// Announce, unless the other instances already know a lease of
+		// ours that stays live, in their view, until each has polled
+		// again (within FleetWindow, or it is suspicious anyway). Another
+		// instance's live lease is no excuse: it may have been stored a
+		// moment ago, and an instance that has not polled since knows of
+		// no lease at all. (Skipping the wait then let a second writer of
+		// an outage acknowledge at once, and a third instance serve a
+		// Redis copy older than that write.)
+		announce := f.ownUntil+h.opts.ClockSkew.Milliseconds() < now+h.opts.FleetWindow.Milliseconds()
 		// The caller's deadline, not MirrorTimeout: at the start of an
 		// outage every request queues on the secondary at once, and this
 		// write is what lets them all through.
 		_, err := updateGeneration(ctx, h.sec.s, func(r *generationRecord) {
-			fresh = r.leaseEnd()+h.opts.ClockSkew.Milliseconds() < now
 			if r.Leases == nil {
 				r.Leases = map[string]int64{}
 			}
@@ -115,8 +126,8 @@ func (h *Store) armLease(ctx context.Context) error {
 		}
 		f.ownUntil = until
 		f.leaseUntil.Store(max(f.leaseUntil.Load(), until))
-		if fresh {
-			f.armedAt = f.mono() + int64(h.opts.FleetWindow)
+		if announce {
+			f.armedAt = max(f.armedAt, f.mono()+int64(h.opts.FleetWindow))
 		}
 	}
 	if wait := time.Duration(f.armedAt - f.mono()); wait > 0 {
