@@ -187,6 +187,8 @@ func (fl *fleet) run(t *testing.T, clients int, d time.Duration, fault func()) *
 		cs[i] = newFleetClient(t, fl.base(i))
 	}
 	stop := make(chan struct{})
+	t0 := time.Now()
+	since := func() time.Duration { return time.Since(t0).Round(time.Millisecond) }
 	var wg sync.WaitGroup
 	for i, c := range cs {
 		wg.Go(func() {
@@ -212,7 +214,7 @@ func (fl *fleet) run(t *testing.T, clients int, d time.Duration, fault func()) *
 				switch {
 				case code == http.StatusOK && v < c.acked:
 					fig.staleReads.Add(1)
-					fig.note("client %d: wrote %d, read %d through %s", i, c.acked, v, r)
+					fig.note("client %d at %v: last acked %d (this round wrote through %s), read %d through %s", i, since(), c.acked, w, v, r)
 				case code == http.StatusNotFound && c.acked > 0:
 					fig.lostSessions.Add(1)
 					fig.note("client %d: session lost after write %d (read through %s)", i, c.acked, r)
@@ -224,7 +226,9 @@ func (fl *fleet) run(t *testing.T, clients int, d time.Duration, fault func()) *
 		})
 	}
 	time.Sleep(d / 4)
+	t.Logf("fault begins at %v", since())
 	fault()
+	t.Logf("fault script done at %v", since())
 	time.Sleep(d - d/4)
 	close(stop)
 	wg.Wait()
