@@ -86,6 +86,11 @@ func (s *Session) checkCSRF(presented string) (bool, error) {
 
 // CSRFOptions configures RequireCSRF. The zero value is the safe default.
 type CSRFOptions struct {
+	// Session names the session whose token is checked (Config.Name).
+	// Default "": the default session. Each session has its own token, so
+	// a route guarded for the admin session refuses the application
+	// session's token.
+	Session string
 	// TrustedOrigins may send cross-origin unsafe requests (as
 	// http.CrossOriginProtection.AddTrustedOrigin: "https://example.com").
 	TrustedOrigins []string
@@ -134,7 +139,7 @@ func RequireCSRF(opts CSRFOptions) (gin.HandlerFunc, error) {
 			reject(c, "cross-origin request refused")
 			return
 		}
-		sess := Current(c)
+		sess := CurrentNamed(c, opts.Session)
 		has, err := sess.Has(keyCSRF)
 		if err != nil {
 			// The load failed: the middleware's commit answers it (503
