@@ -66,6 +66,14 @@
 // form thus needs no stored session, and a flood of visitors stores
 // nothing.
 //
+// # Several sessions
+//
+// Middlewares of several managers may run on one request (an application
+// session and an admin one, with their own cookies, timeouts and stores):
+// each [Config.Name] is a session, found by [CurrentNamed], and [Current]
+// is the one without a name. They commit independently; two that share a
+// name or a cookie fail the request with [ErrSessionConflict].
+//
 // # Configuration
 //
 // [Config]'s zero values are the safe defaults; [ConfigFromEnv] reads the
