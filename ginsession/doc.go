@@ -66,6 +66,13 @@
 // form thus needs no stored session, and a flood of visitors stores
 // nothing.
 //
+// # Flashes
+//
+// [Session.AddFlash] keeps a one-time value of any type in a category;
+// [Flashes] returns and removes those of one category, decoded into its
+// type parameter. A flash of another type is kept and reported
+// ([ErrFlashType]), never dropped.
+//
 // # Several sessions
 //
 // Middlewares of several managers may run on one request (an application
