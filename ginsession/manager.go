@@ -112,11 +112,15 @@ func Lookup(c *gin.Context) (*Session, bool) {
 	return s, s != nil
 }
 
-// Emit sends ev to every OnEvent consumer. Packages that extend sessions
-// (platform switching, say) use it so all events share one stream.
+// Emit sends ev to every OnEvent consumer, with a zero Time and Name filled
+// in. Packages that extend sessions (platform switching, say) use it so all
+// events share one stream.
 func (m *Manager) Emit(ev Event) {
 	if ev.Time.IsZero() {
 		ev.Time = m.cfg.Now().UTC()
+	}
+	if ev.Name == "" {
+		ev.Name = m.cfg.Name
 	}
 	for _, h := range m.cfg.OnEvent {
 		h(ev)

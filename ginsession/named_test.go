@@ -37,16 +37,18 @@ type twoSessions struct {
 	appStore   store.Store
 	adminStore store.Store
 	clock      *clock
+	events     *eventLog // both managers' events, in one stream
 }
 
 func newTwoSessions(t *testing.T, clk *clock, appStore, adminStore store.Store) *twoSessions {
 	t.Helper()
-	ts := &twoSessions{t: t, appStore: appStore, adminStore: adminStore, clock: clk}
+	ts := &twoSessions{t: t, appStore: appStore, adminStore: adminStore, clock: clk, events: &eventLog{}}
 	var err error
 	ts.app, err = ginsession.NewManager(ginsession.Config{
 		Store: appStore, Keyring: testapp.Keyring(t), Now: ts.clock.Now,
 		Cookie:      ginsession.CookieOptions{Insecure: true},
 		IdleTimeout: 2 * time.Hour,
+		OnEvent:     []ginsession.EventHandler{ts.events.add},
 	})
 	require.NoError(t, err)
 	ts.admin, err = ginsession.NewManager(ginsession.Config{
@@ -54,6 +56,7 @@ func newTwoSessions(t *testing.T, clk *clock, appStore, adminStore store.Store) 
 		Store: adminStore, Keyring: testapp.Keyring(t), Now: ts.clock.Now,
 		Cookie:      ginsession.CookieOptions{Insecure: true, Path: "/admin"},
 		IdleTimeout: 10 * time.Minute,
+		OnEvent:     []ginsession.EventHandler{ts.events.add},
 	})
 	require.NoError(t, err)
 	csrf, err := ginsession.RequireCSRF(ginsession.CSRFOptions{Session: "admin"})
@@ -199,6 +202,15 @@ func TestNamedSessionsEndToEnd(t *testing.T) {
 	assert.Equal(t, []string{"session-admin"}, setCookieNames(resp), "the admin login leaves the app cookie alone")
 	assert.Equal(t, "app=alice admin=root", c.ok("GET", "/admin/whoami"))
 	assert.Empty(t, c.cookie("/", "session-admin"), "the admin cookie is scoped to /admin")
+	var logins []string
+	ts.events.mu.Lock()
+	for _, ev := range ts.events.events {
+		if ev.Kind == ginsession.EventLogin {
+			logins = append(logins, ev.Name+":"+ev.UserID)
+		}
+	}
+	ts.events.mu.Unlock()
+	assert.Equal(t, []string{":alice", "admin:root"}, logins, "a shared event consumer tells the sessions apart")
 
 	appTok, adminTok := c.cookie("/", "session"), c.cookie("/admin", "session-admin")
 	ctx := context.Background()
