@@ -240,6 +240,16 @@ func TestNamedSessionsEndToEnd(t *testing.T) {
 		resp, _ = c.do("POST", "/app/do", ginsession.CSRFHeader, csrfAdmin)
 		assert.Equal(t, 403, resp.StatusCode, "nor the admin token the app check")
 		assert.Equal(t, "app done", c.ok("POST", "/app/do", ginsession.CSRFHeader, csrfApp))
+
+		// A visitor (the admin login form) gets the admin session's visitor
+		// token, bound to its own cookie.
+		v := ts.client()
+		visitorAdmin, visitorApp := v.ok("GET", "/admin/csrf"), v.ok("GET", "/csrf")
+		assert.NotEmpty(t, v.cookie("/admin", "session-admin-csrf"))
+		resp, _ = v.do("POST", "/admin/do", ginsession.CSRFHeader, visitorApp)
+		assert.Equal(t, 403, resp.StatusCode, "the app's visitor token does not pass the admin check")
+		resp, _ = v.do("POST", "/admin/do", ginsession.CSRFHeader, visitorAdmin)
+		assert.Equal(t, 401, resp.StatusCode, "the admin visitor token passes the CSRF check; the login check refuses")
 	})
 
 	t.Run("timeouts", func(t *testing.T) {
