@@ -20,11 +20,12 @@ var ErrFlashType = errors.New("ginsession: flash of another type")
 // (a *store.TypeError for a plain mismatch, such as a string read as an
 // int). It matches ErrFlashType and store.ErrDecode with errors.Is.
 type FlashTypeError struct {
-	Category string
-	Kept     int
-	Err      error
+	Category string // the category read
+	Kept     int    // how many of its flashes did not decode and stay
+	Err      error  // the codec's error for the first of them
 }
 
+// Error says how many flashes were kept, and why.
 func (e *FlashTypeError) Error() string {
 	return "ginsession: " + strconv.Itoa(e.Kept) + " flash(es) of category " + strconv.Quote(e.Category) + " kept: " + e.Err.Error()
 }
