@@ -101,6 +101,9 @@ func (m *Manager) Middleware() gin.HandlerFunc {
 func Current(c *gin.Context) *Session {
 	s := findNamed(c, "")
 	if s == nil {
+		if o := sessions(c); o != nil {
+			panic("ginsession: no default session on the context, only named ones: use CurrentNamed(c, " + strconv.Quote(o.m.cfg.Name) + ")")
+		}
 		panic("ginsession: no session on the context: install the middleware with r.Use(ginsession.New(cfg))")
 	}
 	return s
