@@ -96,9 +96,9 @@ func (m *Manager) hasCookie(r *http.Request) bool {
 	return false
 }
 
-// conflict refuses a request with a session cookie and a header token.
+// tokenConflict refuses a request with a session cookie and a header token.
 // Called by the middleware before any handler.
-func (m *Manager) conflict(c *gin.Context) bool {
+func (m *Manager) tokenConflict(c *gin.Context) bool {
 	if _, n := m.headerToken(c.Request); n == 0 || !m.hasCookie(c.Request) {
 		return false
 	}

@@ -37,7 +37,8 @@ var ErrConfig = errors.New("ginsession: invalid config")
 // safe default: HttpOnly, Secure, SameSite=Lax, host-only, Path "/", a
 // browser-session cookie named "__Host-session".
 type CookieOptions struct {
-	// Name is the cookie's name. Default "session". When the cookie is
+	// Name is the cookie's name. Default "session", or "session-" plus
+	// Config.Name for a named session. When the cookie is
 	// Secure, has no Domain and Path "/", the name gets the "__Host-"
 	// prefix (unless DisableHostPrefix), which browsers enforce: such a
 	// cookie cannot be planted by a sibling subdomain or over plain HTTP.
@@ -70,6 +71,15 @@ type CookieOptions struct {
 // Config configures a [Manager]. The zero value of every field is a safe
 // default; Store and Keyring are required.
 type Config struct {
+	// Name tells this session from the request's others when several
+	// middlewares run on one route (an application session and an admin
+	// one, with their own cookies, timeouts and stores): CurrentNamed
+	// finds it, and CSRFOptions.Session checks its token. Default "": the
+	// default session, the one Current returns. Two sessions of one request
+	// must differ in Name and in cookie name (ErrSessionConflict). Letters,
+	// digits and -_. only, as it is part of the default cookie name.
+	Name string
+
 	// Store keeps the sessions. Required.
 	Store store.Store
 	// Keyring seals session values. Required. Env: SESSION_ENCRYPTION_KEYS.
@@ -176,6 +186,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.Cookie.Name == "" {
 		c.Cookie.Name = "session"
+		if c.Name != "" {
+			c.Cookie.Name += "-" + c.Name
+		}
 	}
 	if c.Cookie.Path == "" {
 		c.Cookie.Path = "/"
@@ -237,6 +250,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...))
 	}
 	switch {
+	case !validName(c.Name):
+		return bad("Name", "%q: letters, digits and -_. only", c.Name)
 	case c.Store == nil:
 		return bad("Store", "required")
 	case c.Keyring == nil:
@@ -287,6 +302,16 @@ func (c Config) validate() error {
 		return bad("Cookie.Path", "must start with /")
 	}
 	return nil
+}
+
+func validName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 func validCookieName(s string) bool {

@@ -92,6 +92,11 @@ func (s *Session) checkCSRF(presented string) (bool, error) {
 
 // CSRFOptions configures RequireCSRF. The zero value is the safe default.
 type CSRFOptions struct {
+	// Session names the session whose token is checked (Config.Name).
+	// Default "": the default session. Each session has its own token, so
+	// a route guarded for the admin session refuses the application
+	// session's token.
+	Session string
 	// TrustedOrigins may send cross-origin unsafe requests (as
 	// http.CrossOriginProtection.AddTrustedOrigin: "https://example.com").
 	TrustedOrigins []string
@@ -137,7 +142,7 @@ func RequireCSRF(opts CSRFOptions) (gin.HandlerFunc, error) {
 			c.Next()
 			return
 		}
-		sess := Current(c)
+		sess := CurrentNamed(c, opts.Session)
 		if sess.m.cfg.TokenHeader.Enabled {
 			if _, n := sess.m.headerToken(c.Request); n > 0 && sess.FromHeader() {
 				// No ambient credential to forge a request with: a page

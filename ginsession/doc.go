@@ -66,6 +66,21 @@
 // form thus needs no stored session, and a flood of visitors stores
 // nothing.
 //
+// # Flashes
+//
+// [Session.AddFlash] keeps a one-time value of any type in a category;
+// [Flashes] returns and removes those of one category, decoded into its
+// type parameter. A flash of another type is kept and reported
+// ([ErrFlashType]), never dropped.
+//
+// # Several sessions
+//
+// Middlewares of several managers may run on one request (an application
+// session and an admin one, with their own cookies, timeouts and stores):
+// each [Config.Name] is a session, found by [CurrentNamed], and [Current]
+// is the one without a name. They commit independently; two that share a
+// name or a cookie fail the request with [ErrSessionConflict].
+//
 // # Configuration
 //
 // [Config]'s zero values are the safe defaults; [ConfigFromEnv] reads the

@@ -46,6 +46,9 @@ type Event struct {
 	// Detail: the reject reason, the new handle of a rotation, the platform
 	// switched to, and so on.
 	Detail string `json:"detail,omitempty"`
+	// Name is the emitting manager's Config.Name ("" for the default
+	// session), so one consumer shared by several sessions tells them apart.
+	Name string `json:"name,omitempty"`
 }
 
 // EventHandler consumes events. It runs on the caller's goroutine and must

@@ -123,13 +123,5 @@ func (s *Session) rotatedAt() time.Time {
 // its user logged in within maxAge (re-authentication before sensitive
 // actions, ASVS 7.5). Otherwise 401 {"error": "recent login required"}.
 func RequireRecentLogin(maxAge time.Duration) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		s := Current(c)
-		t, err := s.LoginTime()
-		if err == nil && !t.IsZero() && s.m.cfg.Now().Sub(t) <= maxAge {
-			c.Next()
-			return
-		}
-		c.AbortWithStatusJSON(401, gin.H{"error": "recent login required"})
-	}
+	return RequireRecentLoginNamed("", maxAge)
 }

@@ -1,6 +1,7 @@
 package ginsession_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -320,4 +321,22 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// syncBuffer is a log sink shared by the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

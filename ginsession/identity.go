@@ -36,10 +36,7 @@ const MaxUserIDLen = 64<<10 - 64
 // CurrentUser returns the request's logged-in user, if any: the shortcut
 // for the common check. A store error counts as "not logged in" here; use
 // Current(c).User() to tell them apart.
-func CurrentUser(c *gin.Context) (User, bool) {
-	u, err := Current(c).User()
-	return u, err == nil && u.ID != ""
-}
+func CurrentUser(c *gin.Context) (User, bool) { return CurrentUserNamed(c, "") }
 
 // Login records u as the session's user and rotates the token at once: the
 // old token is dead before this returns (no grace period for a privilege

@@ -22,7 +22,8 @@ const (
 	recordBound   = sealed.Bound
 )
 
-// ctxKey is the gin context key of the request's *Session.
+// ctxKey is the gin context key of the request's sessions: the newest
+// *Session, which links to the others.
 type ctxKey struct{}
 
 // Manager owns a session configuration: the middleware for requests, and
@@ -73,9 +74,16 @@ func (m *Manager) CookieName() string { return m.cfg.Cookie.Name }
 // request's context and commits it before the response headers go out.
 func (m *Manager) Middleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		s := &Session{m: m, c: c}
+		head := sessions(c)
+		for o := head; o != nil; o = o.next {
+			if m.conflicts(o.m) {
+				m.sessionConflict(c, o.m)
+				return
+			}
+		}
+		s := &Session{m: m, c: c, next: head}
 		c.Set(ctxKey{}, s)
-		if m.cfg.TokenHeader.Enabled && m.conflict(c) {
+		if m.cfg.TokenHeader.Enabled && m.tokenConflict(c) {
 			return
 		}
 		c.Next()
@@ -85,36 +93,40 @@ func (m *Manager) Middleware() gin.HandlerFunc {
 		// Nothing was written: commit now, while a failure can still
 		// become a 500.
 		if err := s.commit(); err != nil && !c.Writer.Written() {
-			s.m.failResponse(c.Writer, c.Request, err)
+			s.failResponse(c.Writer, err)
 		}
 	}
 }
 
-// Current returns the request's session. It panics if the middleware is not
-// installed: that is a programming error, found by the first request.
+// Current returns the request's default session (the one whose Config has
+// no Name; see CurrentNamed for the others). It panics if the middleware is
+// not installed: that is a programming error, found by the first request.
 func Current(c *gin.Context) *Session {
-	v, ok := c.Get(ctxKey{})
-	if !ok {
+	s := findNamed(c, "")
+	if s == nil {
+		if o := sessions(c); o != nil {
+			panic("ginsession: no default session on the context, only named ones: use CurrentNamed(c, " + strconv.Quote(o.m.cfg.Name) + ")")
+		}
 		panic("ginsession: no session on the context: install the middleware with r.Use(ginsession.New(cfg))")
 	}
-	return v.(*Session)
+	return s
 }
 
 // Lookup is Current without the panic.
 func Lookup(c *gin.Context) (*Session, bool) {
-	v, ok := c.Get(ctxKey{})
-	if !ok {
-		return nil, false
-	}
-	s, ok := v.(*Session)
-	return s, ok
+	s := findNamed(c, "")
+	return s, s != nil
 }
 
-// Emit sends ev to every OnEvent consumer. Packages that extend sessions
-// (platform switching, say) use it so all events share one stream.
+// Emit sends ev to every OnEvent consumer, with a zero Time and Name filled
+// in. Packages that extend sessions (platform switching, say) use it so all
+// events share one stream.
 func (m *Manager) Emit(ev Event) {
 	if ev.Time.IsZero() {
 		ev.Time = m.cfg.Now().UTC()
+	}
+	if ev.Name == "" {
+		ev.Name = m.cfg.Name
 	}
 	for _, h := range m.cfg.OnEvent {
 		h(ev)
@@ -134,14 +146,16 @@ func (m *Manager) storeCtx(parent context.Context) (context.Context, context.Can
 // failResponse answers a request whose session could not be saved, or
 // whose store failed on load: Config.OnUnavailable (a 503 with
 // Retry-After by default) when err wraps store.ErrUnavailable, a 500
-// otherwise. Set-Cookie is dropped either way.
-func (m *Manager) failResponse(w gin.ResponseWriter, r *http.Request, err error) {
+// otherwise. Set-Cookie is dropped either way, but for the cookies of the
+// request's other sessions, which commit on their own.
+func (s *Session) failResponse(w gin.ResponseWriter, err error) {
+	m := s.m
 	h := w.Header()
-	h.Del("Set-Cookie")
+	s.dropCookies(h)
 	h.Set("Cache-Control", "no-store")
 	if errors.Is(err, store.ErrUnavailable) {
 		h.Set("Retry-After", strconv.FormatInt(int64((m.cfg.RetryAfter+time.Second-1)/time.Second), 10))
-		m.cfg.OnUnavailable(w, r)
+		m.cfg.OnUnavailable(w, s.c.Request)
 		return
 	}
 	h.Set("Content-Type", "application/json; charset=utf-8")

@@ -50,9 +50,10 @@ const (
 // A Session belongs to its request; its methods are safe to call from the
 // request's goroutines, but it must not be used after the request ends.
 type Session struct {
-	m  *Manager
-	c  *gin.Context
-	mu sync.Mutex
+	m    *Manager
+	c    *gin.Context
+	next *Session // the request's session of the middleware before, if any
+	mu   sync.Mutex
 
 	loaded     bool
 	loadErr    error

@@ -29,7 +29,7 @@ func (w *writer) before() bool {
 		return true
 	}
 	if err := w.s.commit(); err != nil {
-		w.s.m.failResponse(w.ResponseWriter, w.s.c.Request, err)
+		w.s.failResponse(w.ResponseWriter, err)
 		w.failed = true
 		return false
 	}

@@ -97,6 +97,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock of the cache. Default time.Now.
 	Now func() time.Time
+	// Session names the session whose user and platform the middleware,
+	// Switch, Clear and Require use (ginsession's Config.Name). Default "":
+	// the default session.
+	Session string
 }
 
 func (o Options) withDefaults() Options {
@@ -233,7 +237,7 @@ func hasCookie(r *http.Request, name string) bool {
 
 // resolve sets the request's platform, if any.
 func (m *Manager) resolve(c *gin.Context) {
-	s, ok := ginsession.Lookup(c)
+	s, ok := ginsession.LookupNamed(c, m.opts.Session)
 	if !ok || !hasCookie(c.Request, s.Manager().CookieName()) {
 		return
 	}
@@ -355,8 +359,11 @@ func manager(c *gin.Context) (*Manager, *ginsession.Session, error) {
 		return nil, nil, ErrNoMiddleware
 	}
 	m, _ := v.(*Manager)
-	s, ok := ginsession.Lookup(c)
-	if m == nil || !ok {
+	if m == nil {
+		return nil, nil, ErrNoMiddleware
+	}
+	s, ok := ginsession.LookupNamed(c, m.opts.Session)
+	if !ok {
 		return nil, nil, ErrNoMiddleware
 	}
 	return m, s, nil
@@ -454,7 +461,13 @@ func Clear(c *gin.Context) error {
 // was cached). Install it after Middleware.
 func Require() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		s, ok := ginsession.Lookup(c)
+		name := ""
+		if v, ok := c.Get(managerKey{}); ok {
+			if m, _ := v.(*Manager); m != nil {
+				name = m.opts.Session
+			}
+		}
+		s, ok := ginsession.LookupNamed(c, name)
 		if !ok {
 			c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "session middleware not installed"})
 			return

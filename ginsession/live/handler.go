@@ -21,6 +21,9 @@ import (
 // Options configures [Handler] and [StateHandler]. The zero value is the
 // safe default.
 type Options struct {
+	// Session names the session the handlers serve (ginsession's
+	// Config.Name). Default "": the default session.
+	Session string
 	// Heartbeat is how often an idle stream sends a comment line, which
 	// keeps proxies from closing it and detects a client that has gone.
 	// Default 15 s.
@@ -179,7 +182,7 @@ func Handler(b store.Broker, opts Options) gin.HandlerFunc {
 	opts = opts.withDefaults()
 	counts := &streamCounts{bySession: map[string]int{}, byClient: map[string]int{}}
 	return func(c *gin.Context) {
-		s, ok := ginsession.Lookup(c)
+		s, ok := ginsession.LookupNamed(c, opts.Session)
 		if !ok {
 			abortJSON(c, http.StatusInternalServerError, "session middleware not installed")
 			return
@@ -406,7 +409,7 @@ type State struct {
 func StateHandler(opts Options) gin.HandlerFunc {
 	opts = opts.withDefaults()
 	return func(c *gin.Context) {
-		s, ok := ginsession.Lookup(c)
+		s, ok := ginsession.LookupNamed(c, opts.Session)
 		if !ok {
 			abortJSON(c, http.StatusInternalServerError, "session middleware not installed")
 			return
