@@ -80,9 +80,9 @@
 // Several instances on one primary and one secondary read their own writes
 // through an outage and its recovery: no instance serves a primary copy
 // older than a write another instance acknowledged. An instance that writes
-// the secondary alone first holds a lease in the generation record (a new
-// lease is announced for [Options.FleetWindow] before its first write is
-// acknowledged); while any lease is live, or an instance has not read the
+// the secondary alone first holds a lease of its own in the generation
+// record, announced for [Options.FleetWindow] before its first such write
+// is acknowledged, whatever other leases are live; while any lease is live, or an instance has not read the
 // record for FleetWindow, or it has just moved namespace, it
 // checks every primary copy against the secondary and serves the newer
 // version. A holder that recovers increments the generation and removes
