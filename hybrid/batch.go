@@ -2,6 +2,7 @@ package hybrid
 
 import (
 	"context"
+	"runtime"
 	"sync"
 
 	"github.com/vedfolnir/sessions/store"
@@ -51,7 +52,20 @@ func (h *Store) copyIn(ctx context.Context, e *store.Entry) (bool, error) {
 	if !b.busy {
 		b.busy = true
 		b.mu.Unlock()
-		h.commitCopies(ctx, []*copyReq{r})
+		// Let the goroutines that are ready run up to their own mirror
+		// write first, and take them along. On one P nothing else runs
+		// while a transaction does, so without this yield no write
+		// would ever wait behind another and every write paid a
+		// transaction of its own; on several it costs a scheduler pass.
+		runtime.Gosched()
+		batch := []*copyReq{r}
+		b.mu.Lock()
+		if n := min(len(b.queue), maxCopyBatch-1); n > 0 {
+			batch = append(batch, b.queue[:n]...)
+			b.queue = append([]*copyReq(nil), b.queue[n:]...)
+		}
+		b.mu.Unlock()
+		h.commitCopies(ctx, batch)
 		return r.wrote, r.err
 	}
 	r.done = make(chan struct{})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -15,8 +16,20 @@ import (
 // Concurrent write-through writes are group-committed into the secondary:
 // fewer transactions than writes, and every acknowledged write (creates
 // and updates, on distinct and shared keys) is in the secondary when its
-// call returns.
+// call returns. On one P too, where nothing else runs while a transaction
+// does: there one write in twenty at least must share a transaction (none
+// did before the committer yielded).
 func TestMirrorGroupCommit(t *testing.T) {
+	t.Run("default", func(t *testing.T) { mirrorGroupCommit(t, 0) })
+	t.Run("GOMAXPROCS=1", func(t *testing.T) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+		mirrorGroupCommit(t, 20)
+	})
+}
+
+// mirrorGroupCommit runs the writers and, when share > 0, requires at
+// least 1/share of the mirror writes to have been batched.
+func mirrorGroupCommit(t *testing.T, share int) {
 	sec := sqliteStore(t)
 	h := newHybrid(t, redisStore(t, testserver.Redis(t), testserver.Prefix(t)), sec, hybrid.Options{})
 	ctx := context.Background()
@@ -72,6 +85,9 @@ func TestMirrorGroupCommit(t *testing.T) {
 	t.Logf("status: %d batches carried %d mirror writes", st.MirrorBatches, st.MirrorBatched)
 	if st.MirrorBatches == 0 {
 		t.Errorf("no mirror write was batched (status %+v)", st)
+	}
+	if all := uint64(1 + writers*(2*rounds+1)); share > 0 && st.MirrorBatched*uint64(share) < all {
+		t.Errorf("%d of %d mirror writes batched; want at least 1/%d", st.MirrorBatched, all, share)
 	}
 }
 

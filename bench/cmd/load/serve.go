@@ -80,8 +80,8 @@ func serve(name, listen, profileDir string, env bench.Env) error {
 		// The saturation figures of a run: on a healthy Redis every
 		// engagement is spurious, and each one refills sessions from SQL.
 		st := app.Hybrid.Status()
-		fmt.Fprintf(os.Stderr, "load: %s: hybrid engagements %d, failovers %d, refills %d, generation %d, mirror batches %d\n",
-			name, st.Engagements, st.Failovers, st.Refills, st.Generation, st.MirrorBatches)
+		fmt.Fprintf(os.Stderr, "load: %s: hybrid engagements %d, failovers %d, refills %d, generation %d, mirror batches %d carrying %d writes\n",
+			name, st.Engagements, st.Failovers, st.Refills, st.Generation, st.MirrorBatches, st.MirrorBatched)
 	}
 	return nil
 }
