@@ -35,12 +35,7 @@ func nginxBinary() (string, error) {
 
 // nginxProc is an nginx the driver started: one process (no master), on a
 // loopback port, in its own temporary directory.
-type nginxProc struct {
-	Addr string
-	cmd  *exec.Cmd
-	dir  string
-	done chan struct{}
-}
+type nginxProc struct{ child }
 
 // nginxConf is the balancer: round-robin (nginx's default) over the
 // upstreams with kept-alive connections to them, as a production balancer
@@ -126,8 +121,7 @@ func startNginx(upstreams []string) (*nginxProc, error) {
 			_ = os.RemoveAll(dir)
 			return nil, err
 		}
-		n := &nginxProc{Addr: "127.0.0.1:" + strconv.Itoa(port), cmd: cmd, dir: dir, done: make(chan struct{})}
-		go func() { _ = cmd.Wait(); close(n.done) }()
+		n := &nginxProc{newChild("127.0.0.1:"+strconv.Itoa(port), cmd, dir)}
 		if lastErr = n.waitReady(10 * time.Second); lastErr == nil {
 			return n, nil
 		}
@@ -153,18 +147,4 @@ func (n *nginxProc) waitReady(timeout time.Duration) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return errors.New("nginx did not accept connections in time")
-}
-
-// stop kills nginx (it holds no state worth a graceful stop), waits for it
-// and removes its directory.
-func (n *nginxProc) stop() {
-	if n == nil || n.cmd.Process == nil {
-		return
-	}
-	_ = n.cmd.Process.Kill()
-	select {
-	case <-n.done:
-	case <-time.After(5 * time.Second):
-	}
-	_ = os.RemoveAll(n.dir)
 }

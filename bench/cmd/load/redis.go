@@ -16,12 +16,7 @@ import (
 
 // redisServer is a redis-server the driver started: loopback only, no
 // persistence, in its own temporary directory.
-type redisServer struct {
-	Addr string
-	cmd  *exec.Cmd
-	dir  string
-	done chan struct{}
-}
+type redisServer struct{ child }
 
 // startRedis starts redis-server (found on PATH) on a free loopback port.
 func startRedis() (*redisServer, error) {
@@ -48,8 +43,7 @@ func startRedis() (*redisServer, error) {
 			_ = os.RemoveAll(dir)
 			return nil, err
 		}
-		rs := &redisServer{Addr: addr, cmd: cmd, dir: dir, done: make(chan struct{})}
-		go func() { _ = cmd.Wait(); close(rs.done) }()
+		rs := &redisServer{newChild(addr, cmd, dir)}
 		if lastErr = rs.waitReady(5 * time.Second); lastErr == nil {
 			return rs, nil
 		}
@@ -80,19 +74,6 @@ func (rs *redisServer) waitReady(timeout time.Duration) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return errors.New("redis-server did not answer PING in time")
-}
-
-// stop kills the server, waits for it and removes its directory.
-func (rs *redisServer) stop() {
-	if rs == nil || rs.cmd.Process == nil {
-		return
-	}
-	_ = rs.cmd.Process.Kill()
-	select {
-	case <-rs.done:
-	case <-time.After(5 * time.Second):
-	}
-	_ = os.RemoveAll(rs.dir)
 }
 
 // freePort asks the kernel for a free loopback port.
