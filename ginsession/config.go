@@ -174,7 +174,8 @@ type Config struct {
 	Logger *slog.Logger
 
 	// Observer is told of each session load and save that calls the store
-	// (store.OpLoad and store.OpSave, as store "session"), and returns the
+	// (store.OpLoad and store.OpSave, as store "session", or
+	// "session:"+Name for a named session), and returns the
 	// context the store calls run with: the tracing package makes them
 	// spans, the metrics package times them. Give it to the store too
 	// (redisstore, dbstore and hybrid Options.Observer) to see each store

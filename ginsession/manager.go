@@ -35,6 +35,9 @@ type Manager struct {
 	index    store.UserIndex  // nil when the store lacks it
 	groups   commitGroups     // saves of one session in progress (group commit)
 	csrfKeys [][]byte         // visitor CSRF MAC keys, derived from the key ring, active first
+	// observedAs is the store name the Observer is given: "session", or
+	// "session:"+Name, so that two sessions' metrics and spans stay apart.
+	observedAs string
 }
 
 // NewManager validates cfg and returns a Manager. Errors wrap ErrConfig and
@@ -44,7 +47,10 @@ func NewManager(cfg Config) (*Manager, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, csrfKeys: cfg.Keyring.SubKeys(visitorCSRFPurpose)}
+	m := &Manager{cfg: cfg, csrfKeys: cfg.Keyring.SubKeys(visitorCSRFPurpose), observedAs: "session"}
+	if cfg.Name != "" {
+		m.observedAs = "session:" + cfg.Name
+	}
 	m.getTouch, _ = cfg.Store.(store.GetToucher)
 	m.index, _ = cfg.Store.(store.UserIndex)
 	if cfg.MaxSessionsPerUser > 0 && m.index == nil {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -426,6 +427,40 @@ func TestNamedLookup(t *testing.T) {
 	w := httptest.NewRecorder()
 	r.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
 	assert.Equal(t, 204, w.Code)
+}
+
+// Loads and saves of a named session reach the Observer as store
+// "session:<name>", the default session's as "session": one registry keeps
+// both sessions' figures apart.
+func TestNamedObserved(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	obs := func(ctx context.Context, c store.Call) (context.Context, func(store.Result)) {
+		mu.Lock()
+		seen[c.Store+" "+c.Op.String()]++
+		mu.Unlock()
+		return ctx, func(store.Result) {}
+	}
+	st := sqliteStore(t)
+	mk := func(name string) gin.HandlerFunc {
+		m, err := ginsession.NewManager(ginsession.Config{Name: name, Store: st, Keyring: testapp.Keyring(t), Observer: obs})
+		require.NoError(t, err)
+		return m.Middleware()
+	}
+	r := gin.New()
+	r.GET("/", mk(""), mk("admin"), func(c *gin.Context) {
+		require.NoError(t, ginsession.Current(c).Set("k", 1))
+		require.NoError(t, ginsession.CurrentNamed(c, "admin").Set("k", 2))
+		c.Status(204)
+	})
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	require.Equal(t, 204, w.Code)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, k := range []string{"session save", "session:admin save"} {
+		assert.Equal(t, 1, seen[k], "%s in %v", k, seen)
+	}
 }
 
 func TestNamedConfig(t *testing.T) {

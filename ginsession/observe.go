@@ -54,7 +54,7 @@ func (s *Session) observeSave() error {
 	if obs == nil || !s.writes() {
 		return s.save()
 	}
-	ctx, ob := store.Observe(s.reqContext(), obs, "session", store.OpSave)
+	ctx, ob := store.Observe(s.reqContext(), obs, s.m.observedAs, store.OpSave)
 	s.obs = observed{ctx: ctx}
 	err := s.save()
 	ob.Retries = s.obs.retries

@@ -123,7 +123,7 @@ func (s *Session) load() error {
 	now := cfg.Now()
 	ctx, cancel := context.WithTimeout(s.c.Request.Context(), cfg.StoreTimeout)
 	defer cancel()
-	ctx, ob := store.Observe(ctx, cfg.Observer, "session", store.OpLoad)
+	ctx, ob := store.Observe(ctx, cfg.Observer, s.m.observedAs, store.OpLoad)
 	defer func() { ob.End(s.loadOutcome()) }()
 	var e *store.Entry
 	var err error

@@ -51,7 +51,8 @@ func (o Op) String() string {
 // Call describes an operation as it starts.
 type Call struct {
 	// Store names the backend: "redis", "database", "hybrid" for the
-	// stores of this module, "session" for OpLoad and OpSave.
+	// stores of this module, "session" for OpLoad and OpSave (a named
+	// ginsession session: "session:" and its name).
 	Store string
 	// Op is the operation.
 	Op Op

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -76,9 +77,10 @@ type seriesSet struct {
 }
 
 // storeOps are the operations whose series a store label gets: a store's
-// methods, or a session's load and save for the "session" label.
+// methods, or a session's load and save for the "session" label and a
+// named session's ("session:admin").
 func storeOps(name string) []store.Op {
-	if name == sessionStore {
+	if name == sessionStore || strings.HasPrefix(name, sessionStore+":") {
 		return []store.Op{store.OpLoad, store.OpSave}
 	}
 	ops := make([]store.Op, 0, store.OpLoad)

@@ -90,13 +90,14 @@ func TestObserverCounts(t *testing.T) {
 	report("hybrid", store.OpPut, errors.Join(store.ErrUnavailable, errors.New("dial tcp: refused")), false, 0)
 	report("session", store.OpSave, nil, false, 2)
 	report("session", store.OpLoad, context.DeadlineExceeded, false, 0)
-	report("custom", store.Op(200), nil, false, 0) // out of range: ignored
+	report("session:admin", store.OpSave, nil, false, 1) // a named session: load and save only
+	report("custom", store.Op(200), nil, false, 0)       // out of range: ignored
 
 	errs := gathered(t, reg, "sessions_store_errors_total")
 	conflicts := gathered(t, reg, "sessions_store_conflicts_total")
 	fallback := gathered(t, reg, "sessions_store_fallback_served_total")
 	wantErrs := map[string]float64{"hybrid/put/unavailable": 1, "session/load/timeout": 1}
-	wantConflicts := map[string]float64{"hybrid/put": 1, "session/save": 2}
+	wantConflicts := map[string]float64{"hybrid/put": 1, "session/save": 2, "session:admin/save": 1}
 	wantFallback := map[string]float64{"hybrid/get_touch": 1}
 	for _, c := range []struct {
 		name      string
@@ -111,9 +112,9 @@ func TestObserverCounts(t *testing.T) {
 			}
 		}
 	}
-	if n := testutil.CollectAndCount(reg, "sessions_store_operation_duration_seconds"); n != int(store.NumOps) {
-		// hybrid: 11 store ops; session: load and save.
-		t.Errorf("%d duration series, want %d", n, store.NumOps)
+	if n := testutil.CollectAndCount(reg, "sessions_store_operation_duration_seconds"); n != int(store.NumOps)+2 {
+		// hybrid: 11 store ops; session and session:admin: load and save.
+		t.Errorf("%d duration series, want %d", n, store.NumOps+2)
 	}
 }
 
