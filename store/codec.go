@@ -286,7 +286,7 @@ func DecodeRecord(b []byte, lim Limits) (map[string][]byte, error) {
 		if klen > len(b)-pos {
 			return nil, fmt.Errorf("%w: truncated record key", ErrDecode)
 		}
-		key := string(b[pos : pos+klen])
+		key := recordKeys.intern(b[pos : pos+klen])
 		pos += klen
 		if _, dup := out[key]; dup {
 			return nil, fmt.Errorf("%w: duplicate record key %q", ErrDecode, key)
