@@ -183,20 +183,8 @@ func oursRoutes(m *ginsession.Manager) http.Handler {
 		pid := ginsession.GetOr(ginsession.Current(c), kPlatformID, 0)
 		c.String(http.StatusOK, ReadBody(u.Username, pid))
 	})
-	r.POST(PathWrite, func(c *gin.Context) {
-		if err := ginsession.Current(c).Set(kLastSeen, queryInt(c, "v")); err != nil {
-			fail(c, err)
-			return
-		}
-		ok(c)
-	})
-	r.POST(PathSwitch, func(c *gin.Context) {
-		if err := setPlatform(ginsession.Current(c), platform(queryInt(c, "p"))); err != nil {
-			fail(c, err)
-			return
-		}
-		ok(c)
-	})
+	r.POST(PathWrite, oursWrite)
+	r.POST(PathSwitch, oursSwitch)
 	r.GET(PathUntouched, ok)
 	r.GET(PathDump, func(c *gin.Context) {
 		s := ginsession.Current(c)
@@ -257,20 +245,8 @@ func oursPlainRoutes(m *ginsession.Manager) http.Handler {
 		pid := ginsession.GetOr(s, kPlatformID, 0)
 		c.String(http.StatusOK, ReadBody(name, pid))
 	})
-	r.POST(PathWrite, func(c *gin.Context) {
-		if err := ginsession.Current(c).Set(kLastSeen, queryInt(c, "v")); err != nil {
-			fail(c, err)
-			return
-		}
-		ok(c)
-	})
-	r.POST(PathSwitch, func(c *gin.Context) {
-		if err := setPlatform(ginsession.Current(c), platform(queryInt(c, "p"))); err != nil {
-			fail(c, err)
-			return
-		}
-		ok(c)
-	})
+	r.POST(PathWrite, oursWrite)
+	r.POST(PathSwitch, oursSwitch)
 	r.GET(PathUntouched, ok)
 	r.GET(PathDump, func(c *gin.Context) {
 		s := ginsession.Current(c)
@@ -287,6 +263,24 @@ func oursPlainRoutes(m *ginsession.Manager) http.Handler {
 		c.JSON(http.StatusOK, d)
 	})
 	return r
+}
+
+// oursWrite and oursSwitch are the write and switch routes of both ours
+// variants: the routes differ only in how they read.
+func oursWrite(c *gin.Context) {
+	if err := ginsession.Current(c).Set(kLastSeen, queryInt(c, "v")); err != nil {
+		fail(c, err)
+		return
+	}
+	ok(c)
+}
+
+func oursSwitch(c *gin.Context) {
+	if err := setPlatform(ginsession.Current(c), platform(queryInt(c, "p"))); err != nil {
+		fail(c, err)
+		return
+	}
+	ok(c)
 }
 
 func setPlatform(s *ginsession.Session, p Platform) error {
